@@ -1,0 +1,13 @@
+"""pare: Stable Diffusion from scratch, in files you can read top to bottom.
+
+    pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL)   # or a Hub repo id, or a folder
+    image = pipe("a red circle", generator=0)[0]
+"""
+from .clip import CLIP
+from .ddim import DDIM
+from .pipeline import HUB_MODEL, TINY_MODEL, TINY_MODEL_SD1, Pipeline, Step, default_model
+from .unet import UNet
+from .vae import VAE
+
+__all__ = ["CLIP", "DDIM", "HUB_MODEL", "Pipeline", "Step", "TINY_MODEL", "TINY_MODEL_SD1", "UNet", "VAE",
+           "default_model"]

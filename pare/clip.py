@@ -1,0 +1,60 @@
+"""The prompt encoder: CLIP's tokenizer and text transformer (Radford et al. 2021), from
+transformers. The tokenizer cuts the prompt into byte-pair pieces and maps each to an id,
+adds a start and an end token and pads to 77; the text encoder turns the 77 ids into 77
+vectors, each aware of the whole prompt. Those vectors are what the UNet attends to.
+"""
+import warnings
+
+import torch
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from .loading import resolve, weights_file
+
+
+class CLIP:
+    def __init__(self, tokenizer: CLIPTokenizer, text_encoder: CLIPTextModel):
+        self.tokenizer, self.text_encoder = tokenizer, text_encoder
+
+    @classmethod
+    def from_pretrained(cls, model, dtype=torch.float32):
+        folder = resolve(str(model), ["tokenizer", "text_encoder"], fp16=dtype == torch.float16)
+        tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
+        weights = weights_file(folder / "text_encoder", dtype)
+        variant = "fp16" if weights.name.endswith(".fp16.safetensors") else None
+        try:
+            text_encoder, info = CLIPTextModel.from_pretrained(
+                folder / "text_encoder", dtype=dtype, variant=variant, output_loading_info=True)
+        except (OSError, ValueError, RuntimeError) as e:
+            raise ValueError(f"Could not load the text encoder's weights {weights}: {e}. The file may "
+                             "be truncated: delete it and download it again.") from e
+        wrong = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
+        if wrong:
+            raise ValueError(f"Weights in {weights} do not fit text_encoder/config.json: {wrong}.")
+        return cls(tokenizer, text_encoder.eval())
+
+    @property
+    def max_length(self):
+        return self.tokenizer.model_max_length  # 77: CLIP was trained on at most 77 tokens
+
+    def tokenize(self, prompts):
+        """A list of prompts -> token ids [B, 77]: <start>, the pieces, <end>, then padding
+        (<end> again for SD 1, '!' for SD 2). Longer prompts are cut, with a warning."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
+            raise TypeError(f"A prompt must be a string or a list of strings, got {prompts!r}.")
+        ids = self.tokenizer(list(prompts), padding="max_length", max_length=self.max_length,
+                             truncation=True, return_tensors="pt").input_ids
+        for prompt in prompts:
+            pieces = self.tokenizer.tokenize(prompt)
+            if len(pieces) > self.max_length - 2:
+                cut = self.tokenizer.convert_tokens_to_string(pieces[self.max_length - 2:])
+                warnings.warn(f"The prompt is longer than CLIP's {self.max_length} tokens; this part was cut "
+                              f"off and is ignored: {cut!r}", stacklevel=3)
+        return ids
+
+    @torch.no_grad()
+    def __call__(self, prompts):
+        """Prompts -> embeddings [B, 77, D] (D = 768 for SD 1, 1024 for SD 2)."""
+        ids = self.tokenize(prompts).to(self.text_encoder.device)
+        return self.text_encoder(ids).last_hidden_state

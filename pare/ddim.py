@@ -1,0 +1,116 @@
+"""The DDIM scheduler (Song et al. 2020, "Denoising Diffusion Implicit Models").
+
+Training noised a clean latent x_0 with the forward process (Ho et al. 2020, eq. 4):
+
+    x_t = sqrt(abar_t) * x_0 + sqrt(1 - abar_t) * eps,    abar_t = prod_{s<=t} (1 - beta_s)
+
+so abar_t ("alphas_cumprod") is the share of signal left at step t, and 1 - abar_t the noise.
+Sampling walks back from pure noise in a few big steps. At each one the UNet's output gives a
+guess of the clean latent x_0 and of the noise eps, and DDIM re-noises that x_0 guess to the
+lower noise level of the previous timestep (Song et al. eq. 12):
+
+    x_prev = sqrt(abar_prev) * x0_pred + sqrt(1 - abar_prev - sigma^2) * eps_pred + sigma * z
+
+With eta = 0 (sigma = 0) the walk is deterministic: the same latent gives the same picture.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .loading import config_fields, read_config, resolve
+
+
+@dataclass
+class DDIMConfig:  # the fields of diffusers' scheduler_config.json that pare reads
+    num_train_timesteps: int = 1000
+    beta_start: float = 0.0001
+    beta_end: float = 0.02
+    beta_schedule: str = "linear"
+    prediction_type: str = "epsilon"  # what the UNet predicts: "epsilon", "v_prediction" or "sample"
+    set_alpha_to_one: bool = True
+    steps_offset: int = 0
+    timestep_spacing: str = "leading"
+    clip_sample: bool = True
+    clip_sample_range: float = 1.0
+
+
+SUPPORTED = {"beta_schedule": ["linear", "scaled_linear"], "prediction_type": ["epsilon", "v_prediction", "sample"],
+             "timestep_spacing": ["leading", "trailing", "linspace"], "trained_betas": [None],
+             "thresholding": [False], "rescale_betas_zero_snr": [False]}
+
+
+class DDIM:
+    def __init__(self, config: dict | None = None, **overrides):
+        self.config = c = config_fields(DDIMConfig, {**(config or {}), **overrides}, SUPPORTED)
+        T = c.num_train_timesteps
+        if c.beta_schedule == "linear":  # Ho et al. 2020
+            self.betas = torch.linspace(c.beta_start, c.beta_end, T, dtype=torch.float32)
+        else:  # "scaled_linear", Stable Diffusion's: linear in sqrt(beta)
+            self.betas = torch.linspace(c.beta_start ** 0.5, c.beta_end ** 0.5, T, dtype=torch.float32) ** 2
+        self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)  # abar_t
+        # abar "before the first step": 1 (all signal) or, as some models were trained, abar_0.
+        self.final_alpha_cumprod = torch.tensor(1.0) if c.set_alpha_to_one else self.alphas_cumprod[0]
+        self.set_timesteps(50)
+
+    @classmethod
+    def from_pretrained(cls, model, subfolder="scheduler", **overrides):
+        folder = resolve(str(model), ["scheduler"]) / (subfolder or "")
+        return cls(read_config(folder, "scheduler_config.json"), **overrides)
+
+    def set_timesteps(self, num_inference_steps):
+        """Pick which of the T training timesteps the sampler visits, from noisy to clean."""
+        T, n, c = self.config.num_train_timesteps, num_inference_steps, self.config
+        if not isinstance(n, int) or not 1 <= n <= T:
+            raise ValueError(f"num_inference_steps must be a whole number from 1 to {T}, got {n!r}.")
+        if c.timestep_spacing == "leading":  # 0, T/n, 2T/n, ... shifted up by steps_offset
+            steps = np.arange(n) * (T // n) + c.steps_offset
+        elif c.timestep_spacing == "trailing":  # ..., T - 2T/n, T - T/n, T: ends at the noisiest step
+            steps = np.round(np.arange(T, 0, -T / n))[::-1] - 1
+        else:  # "linspace": n evenly spaced from 0 to T - 1
+            steps = np.linspace(0, T - 1, n).round()
+        self.num_inference_steps = n
+        self.timesteps = torch.from_numpy(steps[::-1].astype(np.int64).copy())
+
+    def previous_timestep(self, t):
+        return t - self.config.num_train_timesteps // self.num_inference_steps
+
+    def abar(self, t):
+        """abar_t, with the value "before the first step" for t < 0."""
+        return self.alphas_cumprod[t] if t >= 0 else self.final_alpha_cumprod
+
+    def predict_x0_eps(self, model_output, t, sample):
+        """Turn the UNet's output into guesses of the clean latent x_0 and the noise eps, both
+        read off x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps."""
+        a, b = self.abar(int(t)), 1 - self.abar(int(t))
+        kind = self.config.prediction_type
+        if kind == "epsilon":
+            eps = model_output
+            x0 = (sample - b ** 0.5 * eps) / a ** 0.5
+        elif kind == "v_prediction":  # v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022, sec. 4)
+            x0 = a ** 0.5 * sample - b ** 0.5 * model_output
+            eps = a ** 0.5 * model_output + b ** 0.5 * sample
+        else:  # "sample": the model predicts x_0 itself
+            x0 = model_output
+            eps = (sample - a ** 0.5 * x0) / b ** 0.5
+        return x0, eps
+
+    def step(self, model_output, timestep, sample, eta=0.0, generator=None):
+        """One DDIM step from x_t to x_prev. Returns (x_prev, predicted x_0)."""
+        t = int(timestep)
+        prev_t = self.previous_timestep(t)
+        a_t, a_prev = self.abar(t), self.abar(prev_t)
+        x0, eps = self.predict_x0_eps(model_output, t, sample)
+        if self.config.clip_sample:
+            x0 = x0.clamp(-self.config.clip_sample_range, self.config.clip_sample_range)
+        # Song et al. eq. 16: eta = 1 is DDPM's noise level, eta = 0 adds no noise.
+        sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
+        x_prev = a_prev ** 0.5 * x0 + (1 - a_prev - sigma ** 2) ** 0.5 * eps  # eq. 12
+        if eta > 0:
+            x_prev = x_prev + sigma * torch.randn(sample.shape, generator=generator, dtype=sample.dtype).to(sample.device)
+        return x_prev, x0
+
+    def add_noise(self, x0, noise, timestep):
+        """The forward process q(x_t | x_0): jump straight to step t (Ho et al. eq. 4)."""
+        a = self.alphas_cumprod[int(timestep)]
+        return a ** 0.5 * x0 + (1 - a) ** 0.5 * noise
