@@ -6,6 +6,7 @@ vectors, each aware of the whole prompt. Those vectors are what the UNet attends
 import warnings
 
 import torch
+from safetensors import SafetensorError
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from .loading import resolve, weights_file
@@ -24,7 +25,7 @@ class CLIP:
         try:
             text_encoder, info = CLIPTextModel.from_pretrained(
                 folder / "text_encoder", dtype=dtype, variant=variant, output_loading_info=True)
-        except (OSError, ValueError, RuntimeError) as e:
+        except (OSError, ValueError, RuntimeError, SafetensorError) as e:
             raise ValueError(f"Could not load the text encoder's weights {weights}: {e}. The file may "
                              "be truncated: delete it and download it again.") from e
         wrong = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
@@ -36,14 +37,19 @@ class CLIP:
     def max_length(self):
         return self.tokenizer.model_max_length  # 77: CLIP was trained on at most 77 tokens
 
+    @staticmethod
+    def as_list(prompts):
+        """A prompt or a list of prompts -> a list of strings, or a clear error."""
+        prompts = [prompts] if isinstance(prompts, str) else prompts
+        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
+            raise TypeError(f"A prompt must be a string or a list of strings, got {prompts!r}.")
+        return list(prompts)
+
     def tokenize(self, prompts):
         """A list of prompts -> token ids [B, 77]: <start>, the pieces, <end>, then padding
         (<end> again for SD 1, '!' for SD 2). Longer prompts are cut, with a warning."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
-            raise TypeError(f"A prompt must be a string or a list of strings, got {prompts!r}.")
-        ids = self.tokenizer(list(prompts), padding="max_length", max_length=self.max_length,
+        prompts = self.as_list(prompts)
+        ids = self.tokenizer(prompts, padding="max_length", max_length=self.max_length,
                              truncation=True, return_tensors="pt").input_ids
         for prompt in prompts:
             pieces = self.tokenizer.tokenize(prompt)

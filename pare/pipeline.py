@@ -75,10 +75,12 @@ class Pipeline:
     def encode_prompt(self, prompt, negative_prompt=""):
         """Prompts -> [2B, 77, D]: the negative (or empty) prompts' embeddings, then the prompts'.
         Classifier-free guidance needs both: it steers away from the first, towards the second."""
-        prompts = [prompt] if isinstance(prompt, str) else prompt
-        negatives = [negative_prompt] * len(prompts) if isinstance(negative_prompt, str) else negative_prompt
-        self.clip.tokenize(prompts)  # checks the prompts, so a bad one is named before anything runs
-        return self.clip(list(negatives) + list(prompts)).to(self.dtype)
+        prompts, negatives = CLIP.as_list(prompt), CLIP.as_list(negative_prompt)
+        if len(negatives) != len(prompts):
+            if len(negatives) != 1:
+                raise ValueError(f"{len(prompts)} prompts but {len(negatives)} negative prompts: give one, or one each.")
+            negatives = negatives * len(prompts)
+        return self.clip(negatives + prompts).to(self.dtype)
 
     # 2. The starting latent ----------------------------------------------------------------
     def latent_shape(self, width=None, height=None, batch_size=1):
