@@ -1,0 +1,207 @@
+"""Training the offline model: a Stable Diffusion small enough to learn on a laptop's CPU.
+
+Same parts as the real one (CLIP text encoder, UNet with cross-attention, AutoencoderKL, DDIM),
+trained on pictures of one coloured shape (`pare.shapes`), in two stages as in the paper
+(Rombach et al. 2022): first the VAE learns to squeeze 64x64 pictures into 8x8x4 latents, then
+the UNet and the text encoder learn to denoise those latents given the caption:
+
+    L_LDM = E_{x_0, eps ~ N(0, I), t} || eps - eps_theta(x_t, t, tau(y)) ||^2       (eq. 2)
+
+    python -m pare.train pare/models    # both models, about 40 minutes on two CPU cores
+"""
+import argparse
+import copy
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from . import shapes
+from .ddim import DDIM
+from .unet import UNet
+from .vae import VAE
+
+VAE_CONFIG = {"_class_name": "AutoencoderKL", "block_out_channels": [8, 16, 32, 64], "layers_per_block": 1,
+              "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4,
+              "latent_channels": 4, "norm_num_groups": 8, "sample_size": 64, "scaling_factor": 1.0}
+TEXT_CONFIG = dict(vocab_size=49408, hidden_size=32, intermediate_size=128, num_hidden_layers=2,
+                   num_attention_heads=4, max_position_embeddings=77, hidden_act="quick_gelu",
+                   bos_token_id=49406, eos_token_id=49407)
+SCHEDULER_CONFIG = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_schedule": "scaled_linear",
+                    "beta_start": 0.00085, "beta_end": 0.012, "clip_sample": False, "set_alpha_to_one": False,
+                    "steps_offset": 1, "timestep_spacing": "leading"}
+
+
+def unet_config(sd2):
+    """SD 2 style: a head count per level and Linear projections; SD 1 style: one count, 1x1 convs."""
+    return {"_class_name": "UNet2DConditionModel", "sample_size": 8, "block_out_channels": [48, 96],
+            "layers_per_block": 1, "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+            "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "cross_attention_dim": TEXT_CONFIG["hidden_size"],
+            "norm_num_groups": 16, "attention_head_dim": [2, 4] if sd2 else 4, "use_linear_projection": sd2}
+
+
+def to_model_input(images):  # uint8 [B, 64, 64, 3] -> float [B, 3, 64, 64] in [-1, 1]
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def train_vae(images, steps=3000, batch=32, lr=1e-3, seed=0, device="cpu"):
+    """Stage 1: reconstruct pictures through the 8x8x4 bottleneck. L1 keeps edges sharp, MSE
+    gets colours right, and a tiny KL term keeps the latents near N(0, I)."""
+    torch.manual_seed(seed)
+    vae = VAE.from_config(VAE_CONFIG).to(device).train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05)
+    rng = np.random.default_rng(seed)
+    for step in (bar := tqdm(range(steps), desc="VAE")):
+        x = to_model_input(images[rng.integers(0, len(images), batch)]).to(device)
+        posterior = vae.encode(x)
+        recon = vae.decode(posterior.sample())
+        loss = F.l1_loss(recon, x) + F.mse_loss(recon, x) + 1e-6 * posterior.kl().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    return vae.cpu().eval()
+
+
+@torch.no_grad()
+def encode_all(vae, images, batch=500):
+    """The latent distribution (mean, std) of every picture, computed once for stage 2."""
+    out = [vae.encode(to_model_input(images[i:i + batch])) for i in range(0, len(images), batch)]
+    return torch.cat([p.mean for p in out]), torch.cat([p.std for p in out])
+
+
+def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None):
+    """Noise each clean latent to a random timestep and score the UNet's prediction: the loss
+    of eq. 2, with min-SNR-5 weights (Hang et al. 2023) so no noise level dominates."""
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator).to(x0.device)
+    abar = scheduler.alphas_cumprod[t][:, None, None, None].to(x0.device)
+    t = t.to(x0.device)
+    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # q(x_t | x_0), Ho et al. eq. 4
+    pred = unet(x_t, t, text_encoder(ids).last_hidden_state)
+    snr = (abar / (1 - abar)).flatten()
+    if scheduler.config.prediction_type == "v_prediction":
+        target, weight = abar.sqrt() * eps - (1 - abar).sqrt() * x0, snr.clamp(max=5) / (snr + 1)
+    else:
+        target, weight = eps, snr.clamp(max=5) / snr
+    return (weight * ((pred - target) ** 2).mean(dim=(1, 2, 3))).mean()
+
+
+def train_unet(latents, captions, tokenizer, prediction_type, steps=4000, batch=64, lr=5e-4, seed=0, device="cpu"):
+    """Stage 2: the UNet and the text encoder learn together to denoise the latents. 10% of
+    the captions are dropped to "" so the model also learns the unconditioned prediction that
+    classifier-free guidance needs. Returns exponential moving averages of both (smoother), and
+    the loss at every step."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    mean, std = latents
+    unet = UNet.from_config(unet_config(prediction_type == "v_prediction")).to(device).train()
+    text_encoder = CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)).to(device).train()
+    scheduler = DDIM(SCHEDULER_CONFIG, prediction_type=prediction_type)
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.03)
+    ema, losses = [copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()], []
+    ids = tokenizer(captions + [""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)
+    for step in (bar := tqdm(range(steps), desc=f"UNet ({prediction_type})", mininterval=10)):
+        pick = torch.randint(0, len(captions), (batch,), generator=g)
+        x0 = (mean[pick] + std[pick] * torch.randn(mean[pick].shape, generator=g)).to(device)  # a sample of q(z | x)
+        drop = torch.rand(batch, generator=g) < 0.1
+        loss = training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            for avg, model in zip(ema, (unet, text_encoder)):
+                for a, p in zip(avg.parameters(), model.parameters()):
+                    a.lerp_(p, 1 - min(0.999, (1 + step) / (10 + step)))
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    return [model.cpu() for model in ema] + [losses]
+
+
+def save(folder, tokenizer_folder, vae, unet, text_encoder, configs):
+    """Write a diffusers-layout folder (weights in fp16: half the size, and plenty for this model)."""
+    folder = Path(folder)
+    for part, model in [("vae", vae), ("unet", unet)]:
+        (folder / part).mkdir(parents=True, exist_ok=True)
+        state = {k: v.half().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, folder / part / "diffusion_pytorch_model.safetensors")
+    copy.deepcopy(text_encoder).half().save_pretrained(folder / "text_encoder")
+    if Path(tokenizer_folder).resolve() != (folder / "tokenizer").resolve():
+        shutil.copytree(tokenizer_folder, folder / "tokenizer", dirs_exist_ok=True)
+    (folder / "scheduler").mkdir(exist_ok=True)
+    configs = {**configs, "model_index.json": {
+        "_class_name": "StableDiffusionPipeline", "requires_safety_checker": False,
+        "feature_extractor": [None, None], "safety_checker": [None, None],
+        "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"]}}
+    for name, config in configs.items():
+        (folder / name).write_text(json.dumps(config, indent=1) + "\n")
+
+
+def stage2(name, prediction_type, latents, captions, vae, vae_config, steps, out, log, device):
+    """Train and save one model; run in its own process with one thread (two models at once)."""
+    torch.set_num_threads(1)
+    start = time.time()
+    tokenizer_folder = Path(__file__).parent / "models" / name / "tokenizer"  # the real CLIP vocabulary
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
+    unet, text_encoder, losses = train_unet(latents, captions, tokenizer, prediction_type, steps, device=device)
+    save(Path(out) / name, tokenizer_folder, vae, unet, text_encoder,
+         {"vae/config.json": vae_config, "unet/config.json": unet_config(prediction_type == "v_prediction"),
+          "scheduler/scheduler_config.json": {**SCHEDULER_CONFIG, "prediction_type": prediction_type}})
+    log[name] = {"prediction_type": prediction_type, "unet_steps": steps, "unet_minutes": round((time.time() - start) / 60, 1),
+                 "loss_every_100_steps": [round(float(np.mean(losses[i:i + 100])), 4) for i in range(0, steps, 100)]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Train the offline models (tiny-sd2, tiny-sd1) from scratch.")
+    parser.add_argument("out", nargs="?", default=str(Path(__file__).parent / "models"))
+    parser.add_argument("--images", type=int, default=40_000)
+    parser.add_argument("--vae-steps", type=int, default=4000)
+    parser.add_argument("--unet-steps", type=int, default=3500)
+    parser.add_argument("--device", default="cpu", help="cuda trains the same models in minutes")
+    args = parser.parse_args()
+    start = time.time()
+    torch.set_num_threads(1)  # one thread per process: two on a busy core ran 50-100x slower here
+    images, captions = shapes.make_dataset(args.images, seed=0)
+    vae = train_vae(images, args.vae_steps, batch=16, device=args.device)
+    mean, std = encode_all(vae, images)
+    with torch.no_grad():
+        recon = vae.decode(mean[:500])
+        psnr = -10 * math.log10(F.mse_loss(recon.clamp(-1, 1) / 2, to_model_input(images[:500]) / 2).item())
+    # Scale the latents to unit variance, as SD's 0.18215 does for its VAE (Rombach et al. sec. 4.3.2).
+    scaling = 1 / torch.sqrt(mean.var() + (std ** 2).mean()).item()
+    vae_config = {**VAE_CONFIG, "scaling_factor": round(scaling, 5)}
+    latents = (mean * scaling, std * scaling)
+    print(f"VAE: PSNR {psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}, {(time.time() - start) / 60:.1f} min")
+    ctx = torch.multiprocessing.get_context("spawn")
+    log = ctx.Manager().dict()
+    jobs = [ctx.Process(target=stage2, args=(name, kind, latents, captions, vae, vae_config, args.unet_steps, args.out, log, args.device))
+            for name, kind in [("tiny-sd2", "v_prediction"), ("tiny-sd1", "epsilon")]]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+        assert job.exitcode == 0, "a training process failed"
+    summary = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "images": args.images, "vae_steps": args.vae_steps, "vae_psnr_db": round(psnr, 2),
+               "scaling_factor": round(scaling, 5), "total_minutes": round((time.time() - start) / 60, 1), **log}
+    print(json.dumps(summary, indent=1))
+    (Path(args.out) / "training_log.json").write_text(json.dumps(summary, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
