@@ -8,6 +8,7 @@ import warnings
 import torch
 from safetensors import SafetensorError
 from transformers import CLIPTextModel, CLIPTokenizer
+from transformers.utils import logging as hf_logging
 
 from .loading import resolve, weights_file
 
@@ -22,12 +23,17 @@ class CLIP:
         tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
         weights = weights_file(folder / "text_encoder", dtype)
         variant = "fp16" if weights.name.endswith(".fp16.safetensors") else None
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a bar for loading 36 tensors is noise in a notebook
         try:
             text_encoder, info = CLIPTextModel.from_pretrained(
                 folder / "text_encoder", dtype=dtype, variant=variant, output_loading_info=True)
         except (OSError, ValueError, RuntimeError, SafetensorError) as e:
             raise ValueError(f"Could not load the text encoder's weights {weights}: {e}. The file may "
                              "be truncated: delete it and download it again.") from e
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         wrong = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
         if wrong:
             raise ValueError(f"Weights in {weights} do not fit text_encoder/config.json: {wrong}.")
@@ -54,9 +60,9 @@ class CLIP:
         for prompt in prompts:
             pieces = self.tokenizer.tokenize(prompt)
             if len(pieces) > self.max_length - 2:
-                cut = self.tokenizer.convert_tokens_to_string(pieces[self.max_length - 2:])
+                cut = self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(pieces[self.max_length - 2:]))
                 warnings.warn(f"The prompt is longer than CLIP's {self.max_length} tokens; this part was cut "
-                              f"off and is ignored: {cut!r}", stacklevel=3)
+                              f"off and is ignored: {cut!r}", stacklevel=2)
         return ids
 
     @torch.no_grad()

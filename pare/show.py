@@ -6,8 +6,10 @@ from PIL import Image, ImageDraw
 
 
 def enlarge(image, size=256):
-    """Blow a small picture up to about `size` pixels wide, nearest-neighbour: a 64x64 picture
-    stays crisp, and a 512x512 one is left alone."""
+    """Bring a picture to about `size` pixels wide: a small one blown up by whole steps,
+    nearest-neighbour, so a 64x64 picture stays crisp; a large one (512, 768) shrunk smoothly."""
+    if image.width > size:
+        return image.resize((size, size * image.height // image.width), Image.LANCZOS)
     factor = max(1, size // image.width)
     return image.resize((image.width * factor, image.height * factor), Image.NEAREST)
 

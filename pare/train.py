@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -76,8 +76,9 @@ def train_vae(images, steps=3000, batch=32, lr=1e-3, seed=0, device="cpu"):
 @torch.no_grad()
 def encode_all(vae, images, batch=500):
     """The latent distribution (mean, std) of every picture, computed once for stage 2."""
-    out = [vae.encode(to_model_input(images[i:i + batch])) for i in range(0, len(images), batch)]
-    return torch.cat([p.mean for p in out]), torch.cat([p.std for p in out])
+    w = vae.post_quant_conv.weight  # for the VAE's device and dtype
+    out = [vae.encode(to_model_input(images[i:i + batch]).to(w.device, w.dtype)) for i in range(0, len(images), batch)]
+    return torch.cat([p.mean for p in out]).float().cpu(), torch.cat([p.std for p in out]).float().cpu()
 
 
 def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None):
@@ -171,14 +172,21 @@ def main():
     parser = argparse.ArgumentParser(description="Train the offline models (tiny-sd2, tiny-sd1) from scratch.")
     parser.add_argument("out", nargs="?", default=str(Path(__file__).parent / "models"))
     parser.add_argument("--images", type=int, default=40_000)
-    parser.add_argument("--vae-steps", type=int, default=4000)
+    parser.add_argument("--vae-steps", type=int, default=3000)
     parser.add_argument("--unet-steps", type=int, default=3500)
     parser.add_argument("--device", default="cpu", help="cuda trains the same models in minutes")
+    parser.add_argument("--vae", help="a VAE weights file saved by an earlier run: skip stage 1")
     args = parser.parse_args()
     start = time.time()
     torch.set_num_threads(1)  # one thread per process: two on a busy core ran 50-100x slower here
     images, captions = shapes.make_dataset(args.images, seed=0)
-    vae = train_vae(images, args.vae_steps, batch=16, device=args.device)
+    if args.vae:
+        vae = VAE.from_config(VAE_CONFIG).eval()
+        vae.load_state_dict(load_file(args.vae))
+    else:
+        vae = train_vae(images, args.vae_steps, batch=16, device=args.device)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        save_file(vae.state_dict(), Path(args.out) / "vae-stage1.safetensors")
     mean, std = encode_all(vae, images)
     with torch.no_grad():
         recon = vae.decode(mean[:500])

@@ -9,6 +9,7 @@ the mean. The scaling factor in the config (0.18215 for SD) makes the latents' s
 the diffusion model expects; `decode` takes latents without it, as diffusers' does.
 """
 from dataclasses import dataclass
+from itertools import chain
 
 import torch
 import torch.nn.functional as F
@@ -72,10 +73,8 @@ class Level(nn.Module):
             self.upsamplers = nn.ModuleList([Upsample2D(out_ch)])
 
     def forward(self, x):
-        for resnet in self.resnets:
-            x = resnet(x)
-        for resize in getattr(self, "downsamplers", []) or getattr(self, "upsamplers", []):
-            x = resize(x)
+        for layer in chain(*self.children()):  # the resnets, then the down- or upsampler
+            x = layer(x)
         return x
 
 
@@ -124,7 +123,7 @@ class DiagonalGaussian:
         self.std = torch.exp(0.5 * self.logvar)
 
     def sample(self, generator=None):
-        noise = torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        noise = torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype).to(self.mean.device)
         return self.mean + self.std * noise  # the reparameterisation trick
 
     def kl(self):

@@ -1,7 +1,7 @@
 """Stamp every notebook's first two cells (the Open-in-Colab badge and the install cell) from
 the one repository URL below, so badges and install cells can never disagree.
 
-    python tools/notebooks.py        # after adding or renaming a notebook
+    python tools/notebooks.py [NOTEBOOK ...]     # after adding or renaming a notebook
 """
 from pathlib import Path
 
@@ -27,17 +27,19 @@ def stamped(path):
 
 
 def stamp(path):
-    """Put the header in front (replacing an old one). Re-execute the notebook afterwards: nbval
-    skips cells that were saved without an execution count."""
+    """Put the header in front (replacing an old one); True if it changed. Re-execute the notebook
+    afterwards: nbval skips cells that were saved without an execution count."""
     if stamped(path):
-        return
+        return False
     nb = nbformat.read(path, as_version=4)
     keep = 2 if len(nb.cells) > 1 and "colab-badge" in nb.cells[0].source else 0
     nb.cells = header(Path(path).name) + nb.cells[keep:]
     nbformat.write(nb, path)
+    return True
 
 
 if __name__ == "__main__":
-    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
-        stamp(notebook)
-        print("stamped", notebook.name)
+    import sys
+    for notebook in sys.argv[1:] or sorted(NOTEBOOKS.glob("*.ipynb")):
+        if stamp(notebook):
+            print("stamped", notebook)
