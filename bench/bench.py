@@ -1,0 +1,284 @@
+"""Speed and memory of pare against diffusers (the oracle), row by row, in one process.
+
+Each row builds the same random weights in both (a diffusers model from a config dict, every
+parameter redrawn from a seeded generator, its state_dict copied into pare with strict=True),
+gives both the same inputs, warms each up once, times them interleaved (pare, diffusers, then
+diffusers, pare, ...) and reports the medians. `max abs diff` compares the two outputs (images
+in 0-255 levels): proof that a row times the same computation. Timing lives here, never in tests.
+
+    python bench/bench.py                  # CPU rows, or GPU rows when torch sees a GPU; updates BENCHMARKS.md
+    python bench/bench.py --quick          # smoke test: 1 repeat, small sizes; prints only (unless --out)
+    python bench/bench.py --rows unet,pipe # some rows only: load unet vae clip pipe (CPU), load gpu compile (GPU)
+"""
+import argparse, ctypes, datetime, gc, json, os, re, statistics, sys, tempfile, time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+import diffusers
+import transformers
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from safetensors.torch import save_file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's pare, installed or not
+import pare  # noqa: E402
+
+for library in (diffusers, transformers):  # no progress bars or loading chatter between the rows
+    library.utils.logging.set_verbosity_error(), library.utils.logging.disable_progress_bar()
+
+# The real shapes of Stable Diffusion's parts (their config.json files, trimmed to what matters).
+SD15_UNET = dict(block_out_channels=[320, 640, 1280, 1280], layers_per_block=2, attention_head_dim=8,
+                 cross_attention_dim=768, sample_size=64, down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+                 up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3)
+SD2_UNET = {**SD15_UNET, "attention_head_dim": [5, 10, 20, 20], "cross_attention_dim": 1024,
+            "use_linear_projection": True, "sample_size": 96}
+SD_VAE = dict(block_out_channels=[128, 256, 512, 512], layers_per_block=2, norm_num_groups=32, latent_channels=4,
+              down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4)
+CLIP_L = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,  # SD 1's
+              max_position_embeddings=77, hidden_act="quick_gelu", vocab_size=49408)
+SD_DDIM = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
+               set_alpha_to_one=False, steps_offset=1)
+
+
+def randn(*shape, seed=0):
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def twins(diffusers_cls, pare_cls, config, device="cpu", dtype=torch.float32):
+    """The same random model twice: diffusers' built from `config` with every parameter redrawn
+    (fan-in scaled; norm scales around 1), then copied into pare's, strictly."""
+    theirs, g = diffusers_cls.from_config(config), torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in theirs.named_parameters():
+            is_scale = p.ndim == 1 and "norm" in name and name.endswith("weight")
+            p.copy_(torch.randn(p.shape, generator=g) * (p[0].numel() ** -0.5 if p.ndim > 1 else 0.1) + is_scale)
+    ours = pare_cls.from_config(config)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    return ours.to(device, dtype).eval(), theirs.to(device, dtype).eval()
+
+
+def peak_memory(fn, cuda):
+    """The memory one call of `fn` adds at its peak on top of what is already there, in MiB.
+    GPU: torch.cuda.max_memory_allocated after reset_peak_memory_stats, less what was allocated
+    before (both models' weights). CPU: the kernel's own peak RSS (VmHWM) less the RSS before.
+    So that RSS follows the live tensors exactly, glibc first hands its free heap back to the OS
+    (malloc_trim), and for this call gives every block of 64 KiB or more its own mapping, unmapped
+    when freed (mallopt M_MMAP_THRESHOLD): no call quietly reuses pages an earlier one (say, the
+    other library's) left behind, and heap slack adds no noise. Then writing 5 to
+    /proc/self/clear_refs resets VmHWM to the current RSS (Linux >= 4.0). Exact, unlike a sampling
+    thread, which misses short peaks and competes for the core. One more call, after the timed ones."""
+    gc.collect()
+    if cuda:
+        torch.cuda.synchronize(), torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn(), torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
+    vm = lambda key: int(re.search(rf"^{key}:\s+(\d+)", Path("/proc/self/status").read_text(), re.M)[1]) / 1024  # noqa: E731
+    libc, M_MMAP_THRESHOLD = ctypes.CDLL(None), -3
+    libc.malloc_trim(0), libc.mallopt(M_MMAP_THRESHOLD, 64 << 10)
+    Path("/proc/self/clear_refs").write_text("5")
+    before = vm("VmRSS")
+    try:
+        fn()
+        return vm("VmHWM") - before
+    finally:
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)  # glibc's usual ceiling for the timed calls that follow
+
+
+def as_array(out):  # a tensor or a list of PIL images -> numpy, to compare the outputs; else None
+    if isinstance(out, torch.Tensor):
+        return out.float().cpu().numpy()
+    return np.stack([np.asarray(x, dtype=np.float32) for x in out]) if isinstance(out, list) else None
+
+
+def compare(name, pare_fn, diffusers_fn, args, note=""):
+    """A warm-up of each, `args.repeats` timed calls of each in ABBA order (neither library always
+    runs in the other's wake), then one memory call each."""
+    cuda = args.device == "cuda"
+
+    def timed(fn):
+        gc.collect(), cuda and torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = fn()
+        cuda and torch.cuda.synchronize()
+        return time.perf_counter() - start, out
+
+    print(f"... {name}", file=sys.stderr, flush=True)
+    with torch.no_grad():
+        (warmup, out_p), (_, out_d) = timed(pare_fn), timed(diffusers_fn)
+        a, b = as_array(out_p), as_array(out_d)
+        del out_p, out_d  # keep no model or big tensor alive past here
+        times = []
+        for i in range(args.repeats):
+            flip = -1 if i % 2 else 1
+            times.append([timed(fn)[0] for fn in (pare_fn, diffusers_fn)[::flip]][::flip])
+        mem = [peak_memory(fn, cuda) for fn in (pare_fn, diffusers_fn)]
+    p, d = (statistics.median(t) for t in zip(*times))
+    return dict(name=name, pare=p, diffusers=d, mem=mem, warmup=warmup, note=note,
+                diff=None if a is None else float(np.abs(a - b).max()))
+
+
+def load_row(args):
+    """Peak CPU RAM while loading an SD 2-sized UNet from fp16 safetensors in diffusers layout."""
+    _, theirs = twins(UNet2DConditionModel, pare.UNet, SD2_UNET)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "unet").mkdir()
+        (Path(folder) / "unet/config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel", **SD2_UNET}))
+        weights = {k: v.half().contiguous() for k, v in theirs.state_dict().items()}
+        save_file(weights, Path(folder) / "unet/diffusion_pytorch_model.fp16.safetensors")
+        size = sum(v.nbytes for v in weights.values()) / 2**20
+        del theirs, weights
+
+        def ready(model):  # the weights come memory-mapped: RAM is spent when they are read (or moved)
+            if args.device == "cuda":
+                return model.to("cuda")
+            for weight in model.state_dict().values():
+                weight.max()
+        return compare("load SD 2 UNet from fp16 safetensors, then " + ("move to GPU" if args.device == "cuda"
+                       else "read every weight") + " (peak: CPU RAM)",
+                       lambda: ready(pare.UNet.from_pretrained(folder, subfolder="unet", dtype=torch.float16)),
+                       lambda: ready(UNet2DConditionModel.from_pretrained(folder, subfolder="unet", variant="fp16",
+                                                                          dtype=torch.float16)),
+                       args, note=f"fp16 weights: {size:.0f} MiB")
+
+
+def cpu_rows(args, want):
+    sizes = [32] if args.quick else [32, 64]
+    for label, config in (("SD 1.5", SD15_UNET), ("SD 2", SD2_UNET)):
+        if "unet" in want:
+            ours, theirs = twins(UNet2DConditionModel, pare.UNet, config)
+            context, t = randn(2, 77, config["cross_attention_dim"], seed=1), torch.randint(0, 1000, ())
+            for s in sizes:
+                x = randn(2, 4, s, s, seed=2)
+                yield compare(f"{label} UNet forward, batch 2, latent {s}x{s}", lambda: ours(x, t, context),
+                              lambda: theirs(x, t, context, return_dict=False)[0], args)
+            del ours, theirs
+    if "vae" in want:
+        ours, theirs = twins(AutoencoderKL, pare.VAE, SD_VAE)
+        z = randn(1, 4, sizes[-1], sizes[-1], seed=3)
+        yield compare(f"SD VAE decode, latent {sizes[-1]}x{sizes[-1]} -> {8 * sizes[-1]} px", lambda: ours.decode(z),
+                      lambda: theirs.decode(z, return_dict=False)[0], args)
+        del ours, theirs
+    if "clip" in want:  # the same transformers CLIPTextModel both ways: a sanity row, expect 1.00
+        torch.manual_seed(0)
+        tokenizer = CLIPTokenizer.from_pretrained(Path(pare.TINY_MODEL) / "tokenizer")
+        text_encoder, prompts = CLIPTextModel(CLIPTextConfig(**CLIP_L)).eval(), ["", "an astronaut riding a horse"]
+
+        def diffusers_way():  # as StableDiffusionPipeline.encode_prompt: tokenize, then text_encoder(ids)[0]
+            ids = tokenizer(prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            return text_encoder(ids)[0]
+        yield compare("CLIP ViT-L text encoder, 2 x 77 tokens (same model)",
+                      lambda: pare.CLIP(tokenizer, text_encoder)(prompts), diffusers_way, args)
+    if "pipe" in want:  # the whole pipeline on the offline tiny model, from the same latent
+        ours = pare.Pipeline.from_pretrained(pare.TINY_MODEL, device="cpu", dtype=torch.float32)
+        theirs = StableDiffusionPipeline.from_pretrained(pare.TINY_MODEL, dtype=torch.float32, safety_checker=None)
+        theirs.scheduler = DDIMScheduler.from_pretrained(pare.TINY_MODEL, subfolder="scheduler")
+        ours.progress = False
+        theirs.set_progress_bar_config(disable=True)
+        latents, kw = randn(*ours.latent_shape(), seed=4), dict(num_inference_steps=25, guidance_scale=5.0)
+        row = compare("pipeline on pare.TINY_MODEL, 25 steps, 1 picture", lambda: ours("a red circle", latents=latents, **kw),
+                      lambda: theirs("a red circle", latents=latents, **kw).images, args)
+        row["note"] = f"pare's goal, < 0.5 s on one core: {'met' if row['pare'] < 0.5 else 'MISSED'}"
+        yield row
+
+
+def gpu_rows(args, want):
+    """The whole denoising loop plus the VAE decode, fp16, random weights and text embeddings."""
+    steps, fp16 = 10 if args.quick else 50, torch.float16
+    for label, config, prediction in (("SD 1.5 512 px", SD15_UNET, "epsilon"), ("SD 2 768 px", SD2_UNET, "v_prediction")):
+        if not want & {"gpu", "compile"}:
+            return
+        s, scheduler = config["sample_size"], {**SD_DDIM, "prediction_type": prediction}
+        unet, dunet = twins(UNet2DConditionModel, pare.UNet, config, args.device, fp16)
+        vae, dvae = twins(AutoencoderKL, pare.VAE, SD_VAE, args.device, fp16)
+        ours = pare.Pipeline(None, unet, vae, pare.DDIM(scheduler), args.device, fp16)  # no CLIP: embeddings given
+        theirs = StableDiffusionPipeline(vae=dvae, text_encoder=None, tokenizer=None, unet=dunet, safety_checker=None,
+                                         scheduler=DDIMScheduler(**scheduler), feature_extractor=None,
+                                         requires_safety_checker=False)
+        ours.progress = False
+        theirs.set_progress_bar_config(disable=True)
+        emb = randn(2, 77, config["cross_attention_dim"], seed=1).to(args.device, fp16)  # [negative, prompt]
+        latents = randn(1, 4, s, s, seed=2).to(args.device, fp16)
+        for compiled in [c for c, key in ((False, "gpu"), (True, "compile")) if key in want]:
+            ours.unet = torch.compile(unet) if compiled else unet
+            row = compare(f"{label}, fp16, {steps} steps CFG batch 2 + VAE decode" + (", pare compiled" * compiled),
+                          lambda: ours.vae_decode(ours.denoise(latents, emb, steps, 7.5)),
+                          lambda: theirs(prompt_embeds=emb[1:], negative_prompt_embeds=emb[:1], latents=latents,
+                                         num_inference_steps=steps, guidance_scale=7.5, height=8 * s, width=8 * s).images,
+                          args)
+            row["note"] = f"it/s, decode included: pare {steps / row['pare']:.1f}, diffusers {steps / row['diffusers']:.1f}"
+            if compiled:
+                row["note"] += f"; torch.compile took {row['warmup'] - row['pare']:.0f} s (not timed)"
+            yield row
+        del ours, theirs, unet, dunet, vae, dvae
+        torch.cuda.empty_cache()
+
+
+def table(rows):
+    t = lambda x: f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"  # noqa: E731
+    lines = ["| row | pare | diffusers | pare / diffusers | pare peak MiB | diffusers peak MiB | max abs diff | note |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines += [f"| {r['name']} | {t(r['pare'])} | {t(r['diffusers'])} | {r['pare'] / r['diffusers']:.2f} | {r['mem'][0]:.0f} | "
+              f"{r['mem'][1]:.0f} | {'-' if r['diff'] is None else format(r['diff'], '.2g')} | {r['note']} |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_section(path, title, body):
+    """Replace the section `## title` of the markdown file (or add it); other devices' sections stay."""
+    old = Path(path).read_text() if Path(path).exists() else \
+        "# Benchmarks: pare vs diffusers\n\nWritten by `bench/bench.py` (`make bench`); one section per device.\n\n"
+    head, *sections = re.split(r"(?m)^(?=## )", old)
+    sections = {s.splitlines()[0]: s.rstrip() + "\n\n" for s in sections}
+    sections[f"## {title}"] = f"## {title}\n\n{body.rstrip()}\n\n"
+    Path(path).write_text(head + "".join(sections.values()).rstrip() + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 repeat, small sizes, 10 GPU steps: a smoke test")
+    parser.add_argument("--repeats", type=int, help="timed calls per library and row (default 5; 1 with --quick)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--rows", default="load,unet,vae,clip,pipe,gpu,compile", help="comma-separated row groups")
+    parser.add_argument("--out", help="markdown file to update (default: BENCHMARKS.md; none with --quick)")
+    args = parser.parse_args()
+    args.repeats = args.repeats or (1 if args.quick else 5)
+    out = args.out or (None if args.quick else Path(__file__).resolve().parents[1] / "BENCHMARKS.md")
+    torch.set_num_threads(args.threads)
+    want = set(args.rows.split(","))
+
+    def every_row():
+        if "load" in want:
+            yield load_row(args)
+        yield from (cpu_rows if args.device == "cpu" else gpu_rows)(args, want)
+
+    rows = []
+    for row in every_row():
+        rows.append(row)
+        print(table([row]).splitlines()[-1], file=sys.stderr, flush=True)  # progress, in case of a cut-off
+
+    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())[1]
+    gpu = torch.cuda.get_device_name() if args.device == "cuda" else None
+    try:
+        pare_version = version("pare")
+    except Exception:  # run from a checkout that was never pip-installed
+        pare_version = "(working tree)"
+    env = "".join(f"{k}={os.environ[k]} " for k in ("OMP_NUM_THREADS",) if k in os.environ)
+    body = "\n".join([
+        f"- machine: {cpu}, {os.cpu_count()} cores" + (f", GPU {gpu}" if gpu else ""),
+        f"- torch {torch.__version__}, pare {pare_version}, diffusers {diffusers.__version__}, transformers {transformers.__version__}",
+        f"- {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; torch CPU threads: {torch.get_num_threads()}",
+        f"- command: `{env}python {' '.join(sys.argv)}`; median of {args.repeats} interleaved calls after a warm-up of each",
+        "- peak MiB: what one call adds above what is resident (CPU: peak RSS, VmHWM, large blocks mmapped; "
+        "GPU: torch.cuda.max_memory_allocated above the weights); the load row: CPU RAM",
+        "", table(rows)])
+    print(body)
+    if out:
+        write_section(out, (f"GPU: {gpu}" if gpu else "CPU") + (" (quick)" if args.quick else ""), body)
+        print(f"\nwrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
