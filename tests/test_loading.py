@@ -115,7 +115,7 @@ def test_hub_downloads_only_what_a_pipeline_needs(tmp_path, monkeypatch):
         return str(tmp_path)  # an empty folder: as if the repo had no fp16 weights
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     loading.resolve("someone/sd", fp16=True)
-    patterns = asked[-1]
+    patterns = asked[0]
     assert "unet/diffusion_pytorch_model.fp16.safetensors" in patterns
     assert "text_encoder/model.fp16.safetensors" in patterns
     assert not any(p.endswith((".ckpt", ".bin")) or p == "*" for p in patterns)
