@@ -111,7 +111,8 @@ class Decoder(nn.Module):
         x = self.mid_block(self.conv_in(z))
         for block in self.up_blocks:
             x = block(x)
-        return self.conv_out(F.silu(self.conv_norm_out(x)))
+        x = self.conv_norm_out(x)  # a new name would keep the full-size input alive: +1 map of memory
+        return self.conv_out(F.silu(x))
 
 
 class DiagonalGaussian:
