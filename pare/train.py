@@ -52,6 +52,18 @@ def to_model_input(images):  # uint8 [B, 64, 64, 3] -> float [B, 3, 64, 64] in [
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
+def update(opt, sched, loss, bar, clip=None):
+    """One optimiser step: gradients, clipped to norm 1 when `clip` lists the parameters, then
+    the learning-rate schedule, and the loss on the progress bar."""
+    opt.zero_grad()
+    loss.backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_(clip, 1.0)
+    opt.step()
+    sched.step()
+    bar.set_postfix(loss=f"{loss.item():.4f}")
+
+
 def train_vae(images, steps=3000, batch=32, lr=1e-3, seed=0, device="cpu"):
     """Stage 1: reconstruct pictures through the 8x8x4 bottleneck. L1 keeps edges sharp, MSE
     gets colours right, and a tiny KL term keeps the latents near N(0, I)."""
@@ -65,11 +77,7 @@ def train_vae(images, steps=3000, batch=32, lr=1e-3, seed=0, device="cpu"):
         posterior = vae.encode(x)
         recon = vae.decode(posterior.sample())
         loss = F.l1_loss(recon, x) + F.mse_loss(recon, x) + 1e-6 * posterior.kl().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        update(opt, sched, loss, bar)
     return vae.cpu().eval()
 
 
@@ -90,11 +98,7 @@ def finetune_decoder(vae, images, steps=3000, batch=16, lr=2e-3, noise=0.25, see
             z = z + noise * torch.randn(z.shape, generator=g).to(device)
         recon = vae.decode(z)
         loss = F.l1_loss(recon, x) + 4 * F.mse_loss(recon, x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        update(opt, sched, loss, bar)
     return vae.cpu().eval()
 
 
@@ -144,17 +148,12 @@ def train_unet(latents, captions, tokenizer, prediction_type, steps=4000, batch=
         x0 = (mean[pick] + std[pick] * torch.randn(mean[pick].shape, generator=g)).to(device)  # a sample of q(z | x)
         drop = torch.rand(batch, generator=g) < 0.1
         loss = training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
+        update(opt, sched, loss, bar, clip=params)
         with torch.no_grad():
             for avg, model in zip(ema, (unet, text_encoder)):
                 for a, p in zip(avg.parameters(), model.parameters()):
                     a.lerp_(p, 1 - min(0.999, (1 + step) / (10 + step)))
         losses.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.4f}")
     return [model.cpu() for model in ema] + [losses]
 
 

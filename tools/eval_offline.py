@@ -10,7 +10,6 @@ import argparse
 import itertools
 import time
 
-import numpy as np
 import torch
 
 import pare
