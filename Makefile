@@ -26,7 +26,7 @@ notebooks: install  ## re-execute every notebook in place (after changing pare o
 bench: install  ## pare against diffusers, side by side; writes BENCHMARKS.md
 	$(PYTHON) bench/bench.py
 
-train-offline: install  ## retrain both offline models from scratch (about an hour on 2 cores)
+train-offline: install  ## retrain both offline models from scratch (about 45 minutes on 2 cores)
 	$(PYTHON) -m pare.train
 
 eval-offline: install  ## score the offline models: colour and shape accuracy per prompt

@@ -6,6 +6,7 @@ from conftest import assert_close
 from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
 
 import pare
+from pare import shapes
 
 
 @pytest.fixture(scope="module", params=[pare.TINY_MODEL, pare.TINY_MODEL_SD1], ids=["tiny-sd2", "tiny-sd1"])
@@ -48,6 +49,19 @@ def test_seeds(pipes):
     first, again, other = (np.asarray(pipe("a green triangle", generator=s, num_inference_steps=3)[0]) for s in (7, 7, 8))
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_offline_model_draws_what_the_prompt_says(pipes):
+    """The shipped models obey their prompts (`make eval-offline` measures this on 96 pictures):
+    every colour x shape, two seeds each, 25 steps at guidance 5, read back by `shapes.score`."""
+    pipe, _ = pipes
+    prompts = [f"a {c} {s}" for c in shapes.COLOURS for s in shapes.SHAPES] * 2
+    images = pipe(prompts, latents=pipe.get_latent(generator=0, batch_size=len(prompts)), num_inference_steps=25,
+                  guidance_scale=5)
+    read = [shapes.score(image) for image in images]
+    colours = sum(got[0] == shapes.parse_caption(p)[0] for got, p in zip(read, prompts))
+    kinds = sum(got[1] == shapes.parse_caption(p)[1] for got, p in zip(read, prompts))
+    assert colours >= 23 and kinds >= 21, f"colour right in {colours} of 24 pictures, shape in {kinds}"
 
 
 def test_batch_of_prompts(pipes):
