@@ -7,7 +7,7 @@ the UNet and the text encoder learn to denoise those latents given the caption:
 
     L_LDM = E_{x_0, eps ~ N(0, I), t} || eps - eps_theta(x_t, t, tau(y)) ||^2       (eq. 2)
 
-    python -m pare.train pare/models    # both models: about 40 minutes on two CPU cores
+    python -m pare.train pare/models    # both models: about 45 minutes on two CPU cores
 """
 import argparse
 import copy
