@@ -95,7 +95,7 @@ def as_array(out):  # a tensor or a list of PIL images -> numpy, to compare the 
 
 def compare(name, pare_fn, diffusers_fn, args, note=""):
     """A warm-up of each, `args.repeats` timed calls of each in ABBA order (neither library always
-    runs in the other's wake), then one memory call each."""
+    runs in the other's wake), then two memory calls each, also in ABBA order."""
     cuda = args.device == "cuda"
 
     def timed(fn):
@@ -114,7 +114,12 @@ def compare(name, pare_fn, diffusers_fn, args, note=""):
         for i in range(args.repeats):
             flip = -1 if i % 2 else 1
             times.append([timed(fn)[0] for fn in (pare_fn, diffusers_fn)[::flip]][::flip])
-        mem = [peak_memory(fn, cuda) for fn in (pare_fn, diffusers_fn)]
+        # Memory in ABBA order too, the smaller of each library's two: a call can inherit a cost
+        # from what ran just before it (allocator and oneDNN scratch state), whichever it is.
+        first = [peak_memory(fn, cuda) for fn in (pare_fn, diffusers_fn)]
+        second = [peak_memory(fn, cuda) for fn in (diffusers_fn, pare_fn)][::-1]
+        mem = [min(pair) for pair in zip(first, second)]
+        print(f"    peaks, pare then diffusers: {first}; diffusers then pare: {second[::-1]}", file=sys.stderr, flush=True)
     p, d = (statistics.median(t) for t in zip(*times))
     return dict(name=name, pare=p, diffusers=d, mem=mem, warmup=warmup, note=note,
                 diff=None if a is None else float(np.abs(a - b).max()))
