@@ -120,6 +120,16 @@ def encode_all(vae, images, batch=500):
     return torch.cat([p.mean for p in out]).float().cpu(), torch.cat([p.std for p in out]).float().cpu()
 
 
+def latent_std(mean, std):
+    """The std of latents drawn from posteriors N(mean, std^2): spread of the means plus each draw's own."""
+    return torch.sqrt(mean.var() + (std ** 2).mean()).item()
+
+
+def psnr(recon, images):
+    """Peak signal-to-noise ratio in dB of decoded pictures (in [-1, 1]) against the uint8 originals."""
+    return -10 * math.log10(F.mse_loss(recon.clamp(-1, 1) / 2, to_model_input(images) / 2).item())
+
+
 def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None):
     """Noise each clean latent to a random timestep and score the UNet's prediction: the loss
     of eq. 2, with min-SNR-5 weights (Hang et al. 2023) so no noise level dominates."""
@@ -228,7 +238,7 @@ def main():
         save_file(vae.state_dict(), Path(args.out) / "vae-stage1.safetensors")
     mean, std = encode_all(vae, images)
     # Scale the latents to unit variance, as SD's 0.18215 does for its VAE (Rombach et al. sec. 4.3.2).
-    scaling = 1 / torch.sqrt(mean.var() + (std ** 2).mean()).item()
+    scaling = 1 / latent_std(mean, std)
     vae_config = {**VAE_CONFIG, "scaling_factor": round(scaling, 5)}
     vae_minutes = (time.time() - start) / 60
     ctx = torch.multiprocessing.get_context("spawn")
@@ -241,15 +251,14 @@ def main():
     # Meanwhile, in this process: the decoder's fine-tune leaves the encoder, so the UNets' latents, alone.
     vae = finetune_decoder(vae, images, args.decoder_steps, device=args.device)
     with torch.no_grad():
-        recon = vae.decode(mean[:500])
-        psnr = -10 * math.log10(F.mse_loss(recon.clamp(-1, 1) / 2, to_model_input(images[:500]) / 2).item())
-    print(f"VAE: PSNR {psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}")
+        vae_psnr = psnr(vae.decode(mean[:500]), images[:500])
+    print(f"VAE: PSNR {vae_psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}")
     for job in jobs:
         job.join()
         assert job.exitcode == 0, "a training process failed"
     for name in ("tiny-sd2", "tiny-sd1"):
         save_weights(Path(args.out) / name / "vae", vae)
-    summary = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "images": args.images, "vae_steps": args.vae_steps, "vae_minutes": round(vae_minutes, 1), "decoder_steps": args.decoder_steps, "vae_psnr_db": round(psnr, 2),
+    summary = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "images": args.images, "vae_steps": args.vae_steps, "vae_minutes": round(vae_minutes, 1), "decoder_steps": args.decoder_steps, "vae_psnr_db": round(vae_psnr, 2),
                "scaling_factor": round(scaling, 5), "total_minutes": round((time.time() - start) / 60, 1), **log}
     print(json.dumps(summary, indent=1))
     (Path(args.out) / "training_log.json").write_text(json.dumps(summary, indent=1) + "\n")

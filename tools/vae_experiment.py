@@ -9,12 +9,10 @@ model card (pare/models/README.md) lists what this found.
 """
 import argparse
 import json
-import math
 import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pare import shapes, train
 
@@ -22,13 +20,13 @@ from pare import shapes, train
 @torch.no_grad()
 def evaluate(vae, images, captions):
     mean, std = train.encode_all(vae, images)
-    spread = torch.sqrt(mean.var() + (std ** 2).mean())
+    spread = train.latent_std(mean, std)
     want = [shapes.parse_caption(c) for c in captions]
     out, g = {}, torch.Generator().manual_seed(0)
     for noise in (0.0, 0.2, 0.4):
         recon = vae.decode(mean + noise * spread * torch.randn(mean.shape, generator=g))
         if noise == 0:
-            out["psnr_db"] = round(-10 * math.log10(F.mse_loss(recon.clamp(-1, 1) / 2, train.to_model_input(images) / 2).item()), 1)
+            out["psnr_db"] = round(train.psnr(recon, images), 1)
         pictures = ((recon.permute(0, 2, 3, 1) + 1) * 127.5).clamp(0, 255).round().byte().numpy()
         read = [shapes.score(p) for p in pictures]
         out[f"colour@{noise}"] = np.mean([r[0] == w[0] for r, w in zip(read, want)])
