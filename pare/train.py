@@ -25,6 +25,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from . import world
 from .ddim import DDIM
+from .flow import FlowMatchEuler
 from .unet import UNet
 from .vae import VAE
 
@@ -42,7 +43,7 @@ DDIM_CONFIG = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "bet
                "steps_offset": 1, "timestep_spacing": "leading"}
 FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0}
 # name: (target, tokenizer to copy: SD 2's pads with "!", SD 1's with the end token)
-KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow", "tiny-sd2")}
+KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow_prediction", "tiny-sd2")}
 
 
 PARTS = [("text_encoder", "transformers", "CLIPTextModel"), ("tokenizer", "transformers", "CLIPTokenizer"),
@@ -59,8 +60,7 @@ def unet_config(sd1=False):
 
 
 def scheduler_for(kind):
-    if kind == "flow":
-        from .flow import FlowMatchEuler
+    if kind == "flow_prediction":  # the name pare.FlowMatchEuler gives its target, as diffusers does
         return FlowMatchEuler(FLOW_CONFIG)
     return DDIM(DDIM_CONFIG, prediction_type=kind)
 
@@ -233,7 +233,7 @@ def save(folder, name, unet, text_encoder, vae, vae_config):
     save_text_encoder(text_encoder, folder / "text_encoder")
     if (MODELS / tokenizer_from / "tokenizer").resolve() != (folder / "tokenizer").resolve():
         shutil.copytree(MODELS / tokenizer_from / "tokenizer", folder / "tokenizer", dirs_exist_ok=True)
-    scheduler = FLOW_CONFIG if kind == "flow" else {**DDIM_CONFIG, "prediction_type": kind}
+    scheduler = FLOW_CONFIG if kind == "flow_prediction" else {**DDIM_CONFIG, "prediction_type": kind}
     (folder / "scheduler").mkdir(exist_ok=True)
     configs = {"vae/config.json": vae_config, "unet/config.json": unet_config(sd1=kind == "epsilon"),
                "scheduler/scheduler_config.json": scheduler, "world.json": world.world(),

@@ -38,7 +38,7 @@ def test_each_parameterisation_trains_on_its_own_target():
             self.kind, self.scheduler = kind, scheduler
 
         def forward(self, x_t, t, context):
-            if self.kind == "flow":
+            if self.kind == "flow_prediction":
                 return eps - x0
             abar = self.scheduler.alphas_cumprod[t.long()][:, None, None, None]
             return eps if self.kind == "epsilon" else abar.sqrt() * eps - (1 - abar).sqrt() * x0
@@ -47,7 +47,7 @@ def test_each_parameterisation_trains_on_its_own_target():
         def forward(self, ids):
             return type("Out", (), {"last_hidden_state": torch.zeros(len(ids), 77, 8)})
 
-    for kind in ("v_prediction", "epsilon", "flow"):
+    for kind in ("v_prediction", "epsilon", "flow_prediction"):
         scheduler = train.scheduler_for(kind)
         g = torch.Generator().manual_seed(0)
         eps.copy_(torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))  # the draw training_loss makes
