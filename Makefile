@@ -12,7 +12,7 @@ install:
 	$(PIP) --no-deps -e .
 
 demo: install  ## draw a picture with the offline model
-	$(PYTHON) -m pare "a red circle on a black background" --model pare/models/tiny-sd2 --out out/demo.png
+	$(PYTHON) -m pare "an evergreen tree on a blue background" --model pare/models/tiny-sd2 --out out/demo.png
 
 test: install  ## every test, and every notebook run top to bottom (nbval)
 	$(PYTHON) -m pytest -q tests notebooks --nbval-lax -p no:cacheprovider
@@ -27,11 +27,11 @@ notebooks: install  ## re-execute every notebook in place (after changing pare o
 bench: install  ## pare against diffusers, side by side; writes BENCHMARKS.md
 	$(PYTHON) bench/bench.py
 
-train-offline: install  ## train the next offline world's three models into out/train (a GPU: minutes; resumes)
+train-offline: install  ## train the three offline models into out/train (resumes; a GPU: minutes); then --install copies them
 	$(PYTHON) -m pare.train out/train
 
-eval-offline: install  ## score the shipped offline models: colour and shape accuracy per prompt
-	$(PYTHON) tools/eval_shapes.py
+eval-offline: install  ## measure the shipped offline models on what SD shows (fidelity, guidance, noise, img2img, attention, speed)
+	$(PYTHON) tools/eval_offline.py pare/models/tiny-sd2 pare/models/tiny-sd1 pare/models/tiny-flow
 
 test-floors:  ## pare under its declared floors (constraints/floors.txt) in a fresh venv: .ci/run's floors step
 	bash .ci/run floors

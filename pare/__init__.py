@@ -1,7 +1,7 @@
 """pare: Stable Diffusion from scratch, in files you can read top to bottom.
 
     pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL)   # or a Hub repo id, or a folder
-    image = pipe("a red circle", generator=0)[0]
+    image = pipe("a cat", generator=0)[0]
 """
 from .clip import CLIP
 from .ddim import DDIM

@@ -1,4 +1,4 @@
-"""python -m pare "a red circle" --out picture.png: one picture from the command line."""
+"""python -m pare "a cat" --out picture.png: one picture from the command line."""
 import argparse
 from pathlib import Path
 

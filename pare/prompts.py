@@ -25,8 +25,9 @@ class Prompts:
     world: dict = None  # the model's world.json; None for real Stable Diffusion
 
     @property
-    def long(self):  # longer than CLIP's 77 tokens, its one new idea at the very end
-        return ", ".join([self.prompt] * 10) + ", and " + self.other
+    def long(self):  # longer than CLIP's 77 tokens, its one new idea at the very end, past the cut
+        repeats = -(-80 // len(self.prompt.split()))  # 80 words: at least 80 tokens before the new idea
+        return ", ".join([self.prompt] * repeats) + ", and " + self.other
 
 
 def for_model(model):
@@ -37,8 +38,10 @@ def for_model(model):
                                         "a red fox in the snow, watercolour", "a lighthouse on a cliff at night, oil painting"])
     world = json.loads(path.read_text())
     objects, backgrounds, drawn_on = world["objects"], world["backgrounds"], world.get("drawn_on", {})
-    bg = "blue" if "blue" in backgrounds else backgrounds[-1]
-    to = "pink" if "pink" in backgrounds else next(b for b in backgrounds if b != bg)
+    # Pink and green: the backgrounds the shipped models follow best; their small text encoder
+    # mixes up white with blue and black with yellow (the model card measures each background).
+    bg = "pink" if "pink" in backgrounds else backgrounds[-1]
+    to = "green" if "green" in backgrounds else next(b for b in backgrounds if b != bg)
     on = lambda name, b: world["with_background"].format(object=objects[name], background=b)  # noqa: E731
     names = sorted(objects, key=lambda n: LIKED.index(n) if n in LIKED else len(LIKED))  # then in the world's order
     main, second = [n for n in names if {bg, to} <= set(drawn_on.get(n, backgrounds))][:2]

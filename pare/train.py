@@ -13,6 +13,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -267,14 +268,13 @@ def main():
     parser.add_argument("out", nargs="?", default="out/train", help="work folder: checkpoints, then the model folders")
     parser.add_argument("--images", type=int, default=16_000)
     parser.add_argument("--vae-steps", type=int, default=1800)
-    parser.add_argument("--unet-steps", type=int, default=4000, help="the v-model's, from scratch")
-    parser.add_argument("--finetune-steps", type=int, default=1500, help="the eps and flow models', from the v-model")
+    parser.add_argument("--unet-steps", type=int, default=6000, help="the v-model's, from scratch")
+    parser.add_argument("--finetune-steps", type=int, default=500, help="the eps and flow models', from the v-model")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--install", action="store_true", help="copy the finished folders into pare/models")
     args = parser.parse_args()
     out, start = Path(args.out), time.time()
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(1)  # one thread per process: two on a busy core ran 50-100x slower here
     images, captions, covers = world.make_dataset(args.images, seed=0)
     if not (out / "vae.safetensors").exists():
         vae, _ = train_vae(images, covers, out, args.vae_steps, device=args.device)
@@ -291,8 +291,8 @@ def main():
     print(f"VAE: PSNR {vae_psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}")
     latents = (mean * scaling, std * scaling)
     if not (out / "tiny-sd2.json").exists():
-        stage2("tiny-sd2", latents, captions, out, args.unet_steps, None, 1, args.device)
-    ctx = torch.multiprocessing.get_context("spawn")
+        stage2("tiny-sd2", latents, captions, out, args.unet_steps, None, os.cpu_count(), args.device)  # alone: every core
+    ctx = torch.multiprocessing.get_context("spawn")  # one thread per process: two on a busy core ran 50-100x slower
     jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device))
             for name in ("tiny-sd1", "tiny-flow") if not (out / f"{name}.json").exists()]
     for job in jobs:

@@ -201,7 +201,7 @@ def test_pipeline_picks_the_flow_scheduler(pipe):
 
 
 def test_pipeline_walk_is_the_euler_loop(pipe):
-    latents, embeddings = pipe.get_latent(generator=0), pipe.encode_prompt("a red circle")
+    latents, embeddings = pipe.get_latent(generator=0), pipe.encode_prompt("a cat")
     steps = list(pipe.denoise_steps(latents, embeddings, num_inference_steps=6, guidance_scale=4))
     expected, ts = euler_by_hand(pipe, latents, embeddings, 6, 4)
     assert_close(steps[-1].latents, expected)
@@ -209,13 +209,13 @@ def test_pipeline_walk_is_the_euler_loop(pipe):
     for s, sigma in zip(steps, oracle_sigmas(6)):
         assert_close(s.pred_x0, s.x_t - sigma * s.model_output)
     assert not torch.allclose(steps[-1].latents, latents, atol=0.1)  # it moved
-    image = pipe("a red circle", generator=0, num_inference_steps=3)[0]
+    image = pipe("a cat", generator=0, num_inference_steps=3)[0]
     assert image.size == (64, 64)
 
 
 def test_pipeline_image_to_image_with_flow(pipe):
-    init = pipe("a red circle", generator=0, num_inference_steps=2)[0]
-    embeddings = pipe.encode_prompt("a blue circle")
+    init = pipe("a cat", generator=0, num_inference_steps=2)[0]
+    embeddings = pipe.encode_prompt("a rocket")
     latents = pipe.get_image_latent(init, 0.5, 6, generator=3)
     g = torch.Generator().manual_seed(3)  # the same draws by hand: the VAE's sample, then the noise
     with torch.no_grad():

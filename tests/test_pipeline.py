@@ -6,7 +6,6 @@ from conftest import assert_close
 from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
 
 import pare
-from pare import shapes
 
 
 @pytest.fixture(scope="module", params=[pare.TINY_MODEL, pare.TINY_MODEL_SD1], ids=["tiny-sd2", "tiny-sd1"])
@@ -23,61 +22,37 @@ def pipes(request):
 def test_pipeline_matches_diffusers(pipes, negative):
     ours, theirs = pipes
     latents = ours.get_latent(generator=0)
-    embeddings = ours.encode_prompt("a red circle", negative)
-    positive, negative_emb = theirs.encode_prompt("a red circle", "cpu", 1, True, negative)
+    embeddings = ours.encode_prompt("a cat", negative)
+    positive, negative_emb = theirs.encode_prompt("a cat", "cpu", 1, True, negative)
     assert_close(embeddings, torch.cat([negative_emb, positive]))
     got = ours.denoise(latents, embeddings, num_inference_steps=10, guidance_scale=5)
-    expected = theirs("a red circle", negative_prompt=negative, latents=latents, num_inference_steps=10,
+    expected = theirs("a cat", negative_prompt=negative, latents=latents, num_inference_steps=10,
                       guidance_scale=5, output_type="latent").images
     assert_close(got, expected)
     image = np.asarray(ours.vae_decode(got)[0], dtype=np.float32) / 255
-    picture = theirs("a red circle", negative_prompt=negative, latents=latents, num_inference_steps=10,
+    picture = theirs("a cat", negative_prompt=negative, latents=latents, num_inference_steps=10,
                      guidance_scale=5, output_type="np").images[0]
     assert np.abs(image - picture).max() <= 1 / 255  # rounding to 8 bits
 
 
 def test_four_steps_equal_call(pipes):
     pipe, _ = pipes
-    image = pipe("a blue square", generator=42, num_inference_steps=5)[0]
-    by_hand = pipe.vae_decode(pipe.denoise(pipe.get_latent(generator=42), pipe.encode_prompt("a blue square"), 5))[0]
+    image = pipe("a rocket", generator=42, num_inference_steps=5)[0]
+    by_hand = pipe.vae_decode(pipe.denoise(pipe.get_latent(generator=42), pipe.encode_prompt("a rocket"), 5))[0]
     assert np.array_equal(np.asarray(image), np.asarray(by_hand))
     assert image.size == (pipe.unet.config.sample_size * pipe.vae_scale_factor,) * 2
 
 
 def test_seeds(pipes):
     pipe, _ = pipes
-    first, again, other = (np.asarray(pipe("a green triangle", generator=s, num_inference_steps=3)[0]) for s in (7, 7, 8))
+    first, again, other = (np.asarray(pipe("pancakes", generator=s, num_inference_steps=3)[0]) for s in (7, 7, 8))
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
 
 
-def test_offline_model_draws_what_the_prompt_says(pipes):
-    """The shipped models obey their prompts (`make eval-offline` measures this on 96 pictures):
-    every colour x shape, two seeds each, 25 steps at guidance 5, read back by `shapes.score`."""
-    assert_obeys_prompts(pipes[0])
-
-
-def test_flow_model_draws_what_the_prompt_says():
-    """tiny-flow, sampled by pare's flow-matching Euler scheduler, passes the same check."""
-    pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL_FLOW)
-    assert isinstance(pipe.scheduler, pare.FlowMatchEuler)
-    pipe.progress = False
-    assert_obeys_prompts(pipe)
-
-
-def assert_obeys_prompts(pipe):
-    prompts = [f"a {c} {s}" for c in shapes.COLOURS for s in shapes.SHAPES] * 2
-    images = pipe(prompts, latents=pipe.get_latent(generator=0, batch_size=len(prompts)), num_inference_steps=25,
-                  guidance_scale=5)
-    read = [shapes.score(image) for image in images]
-    colours = sum(got[0] == shapes.parse_caption(p)[0] for got, p in zip(read, prompts))
-    kinds = sum(got[1] == shapes.parse_caption(p)[1] for got, p in zip(read, prompts))
-    assert colours >= 23 and kinds >= 21, f"colour right in {colours} of 24 pictures, shape in {kinds}"
-
-
 def test_batch_of_prompts(pipes):
     pipe, _ = pipes
-    prompts = ["a red circle", "a yellow square"]
+    prompts = ["a cat", "a sheep"]
     latents = pipe.get_latent(generator=1, batch_size=2)
     assert latents.shape == (2, 4, pipe.unet.config.sample_size, pipe.unet.config.sample_size)
     images = pipe(prompts, latents=latents, num_inference_steps=3)
@@ -88,7 +63,7 @@ def test_batch_of_prompts(pipes):
 
 def test_steps_are_visible(pipes):
     pipe, _ = pipes
-    latents, embeddings = pipe.get_latent(generator=0), pipe.encode_prompt("a red circle")
+    latents, embeddings = pipe.get_latent(generator=0), pipe.encode_prompt("a cat")
     steps = list(pipe.denoise_steps(latents, embeddings, num_inference_steps=4))
     assert [s.t for s in steps] == pipe.scheduler.timesteps.tolist()
     assert all(s.x_t.shape == s.pred_x0.shape == s.model_output.shape == latents.shape for s in steps)
@@ -98,11 +73,11 @@ def test_steps_are_visible(pipes):
 
 def test_image_to_image_matches_diffusers(pipes):
     ours, theirs = pipes
-    init = ours("a red circle", generator=0, num_inference_steps=3)[0]
+    init = ours("a cat", generator=0, num_inference_steps=3)[0]
     img2img = StableDiffusionImg2ImgPipeline(**theirs.components)
     for strength in [0.5, 1.0]:
-        got = ours("a blue circle", image=init, strength=strength, num_inference_steps=10, generator=3)[0]
-        expected = img2img("a blue circle", image=init, strength=strength, num_inference_steps=10,
+        got = ours("a rocket", image=init, strength=strength, num_inference_steps=10, generator=3)[0]
+        expected = img2img("a rocket", image=init, strength=strength, num_inference_steps=10,
                            generator=torch.Generator().manual_seed(3), output_type="np").images[0]
         assert np.abs(np.asarray(got, dtype=np.float32) / 255 - expected).max() <= 1 / 255
 
@@ -111,24 +86,24 @@ def test_bad_input_is_named(pipes):
     pipe, _ = pipes
     f = pipe.vae_scale_factor
     with pytest.raises(ValueError, match=f"multiples of {f}"):
-        pipe("a red circle", width=f * 8 + 3)
+        pipe("a cat", width=f * 8 + 3)
     with pytest.raises(ValueError, match="num_inference_steps"):
-        pipe("a red circle", num_inference_steps=0)
+        pipe("a cat", num_inference_steps=0)
     with pytest.raises(ValueError, match="num_inference_steps"):
-        pipe("a red circle", num_inference_steps=5000)
+        pipe("a cat", num_inference_steps=5000)
     with pytest.raises(TypeError, match="string"):
         pipe(42)
     with pytest.raises(TypeError, match="string"):
-        pipe(["a red circle", None])
-    init = pipe("a red circle", num_inference_steps=2, generator=0)[0]
+        pipe(["a cat", None])
+    init = pipe("a cat", num_inference_steps=2, generator=0)[0]
     for strength in [0, -0.5, 1.5]:
         with pytest.raises(ValueError, match="strength"):
-            pipe("a red circle", image=init, strength=strength)
+            pipe("a cat", image=init, strength=strength)
 
 
 def test_long_prompt_is_cut_with_a_warning(pipes):
     pipe, _ = pipes
-    prompt = "a red circle " + " ".join(["and a blue square"] * 30)
+    prompt = "a cat " + " ".join(["and a rocket"] * 30)
     with pytest.warns(UserWarning, match="longer than CLIP's 77 tokens"):
         ids = pipe.clip.tokenize(prompt)
     assert ids.shape == (1, 77) and ids[0, -1].item() == 49407

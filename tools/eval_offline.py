@@ -2,8 +2,6 @@
 
     python tools/eval_offline.py MODEL_FOLDER ... [--seeds 4] [--json out/eval.json]
 
-For the named-objects world (pare.world); the shipped shapes models: tools/eval_shapes.py.
-
 Every measure reads pictures with `pare.world.score`, which knows nothing of the models:
 1. fidelity: each object's prompt x seeds at guidance 5 and 25 DDIM steps -> is that object drawn?
    (goal: >= 80% per model); the background right when the prompt names it (>= 95%);
