@@ -38,7 +38,7 @@ def for_model(model):
                                         "a red fox in the snow, watercolour", "a lighthouse on a cliff at night, oil painting"])
     world = json.loads(path.read_text())
     objects, backgrounds, drawn_on = world["objects"], world["backgrounds"], world.get("drawn_on", {})
-    # Pink and green: the backgrounds the shipped models follow best; their small text encoder
+    # Pink and green: two backgrounds the shipped models follow well; their small text encoder
     # mixes up white with blue and black with yellow (the model card measures each background).
     bg = "pink" if "pink" in backgrounds else backgrounds[-1]
     to = "green" if "green" in backgrounds else next(b for b in backgrounds if b != bg)
