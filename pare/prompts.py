@@ -1,6 +1,6 @@
 """The prompts every notebook uses, chosen in one place from the model it runs on: an offline
 model's folder holds world.json (its objects' names and caption phrases, its backgrounds, its
-caption template), so its prompts are its world's own words ("an evergreen tree on a blue
+caption template), so its prompts are its world's own words ("a cat on a pink
 background"); real Stable Diffusion (no world.json) gets the slides' prompts, at its own size.
 
     P = pare.prompts.for_model(pare.default_model());  pipe(P.prompt, width=P.size, height=P.size)
