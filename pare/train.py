@@ -6,8 +6,9 @@ squeezes 64x64 pictures into 16x16x4 latents, then the UNet and text encoder lea
     L_LDM = E_{x_0, eps ~ N(0, I), t} || eps - eps_theta(x_t, t, tau(y)) ||^2       (eq. 2)
 
 with each model's target: v (tiny-sd2, as SD 2), eps (tiny-sd1) or the flow velocity eps - x_0
-(tiny-flow, as SD 3). The v-model learns from scratch, the other two start from it (as SD 2's 768-v
-model started from its eps one). Every stage checkpoints and resumes.   python -m pare.train out/train
+(tiny-flow, as SD 3). The v-model learns from scratch, with min-SNR weights and then without, the
+other two start from it (as SD 2's 768-v model started from its eps one). Every stage checkpoints
+and resumes.   python -m pare.train out/train
 """
 import argparse
 import copy
@@ -44,7 +45,9 @@ DDIM_CONFIG = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "bet
                "steps_offset": 1, "timestep_spacing": "leading"}
 FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0}
 # name: (target, tokenizer to copy: SD 2's pads with "!", SD 1's with the end token)
-KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow_prediction", "tiny-sd2")}
+KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow_prediction", "tiny-sd2"),
+         "tiny-sd2-min-snr": ("v_prediction", "tiny-sd2")}  # the last: tiny-sd2's first stage, not shipped
+SHIPPED = ("tiny-sd2", "tiny-sd1", "tiny-flow")
 
 
 PARTS = [("text_encoder", "transformers", "CLIPTextModel"), ("tokenizer", "transformers", "CLIPTokenizer"),
@@ -147,10 +150,13 @@ def psnr(recon, images):
     return -10 * math.log10(F.mse_loss(recon.clamp(-1, 1) / 2, to_model_input(images) / 2).item())
 
 
-def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None):
+def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None, min_snr=True):
     """Noise clean latents to random levels and score the UNet on its target: eq. 2 for eps, v =
-    sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022), both min-SNR-5 weighted (Hang et al.
-    2023); flow: x_s = (1 - s) x_0 + s eps, target eps - x_0, s logit-normal (Esser et al. 2024)."""
+    sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022); flow: x_s = (1 - s) x_0 + s eps,
+    target eps - x_0, s logit-normal (Esser et al. 2024). An error in the predicted x_0 costs SNR
+    times as much in the eps loss, SNR + 1 times in the v loss; the DDIM kinds are weighted so that
+    it costs min(SNR, 5) (min-SNR-5, Hang et al. 2023) or, without `min_snr`, SNR + 1 (Salimans &
+    Ho's "SNR+1"): the plain v loss, which keeps the noisiest steps in play."""
     eps = torch.randn(x0.shape, generator=generator).to(x0.device)
     context = text_encoder(ids).last_hidden_state
     if not isinstance(scheduler, DDIM):
@@ -162,14 +168,15 @@ def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None):
     x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # q(x_t | x_0), Ho et al. eq. 4
     pred = unet(x_t, t.to(x0.device), context)
     snr = (abar / (1 - abar)).flatten()
+    x0_weight = snr.clamp(max=5) if min_snr else snr + 1
     if scheduler.config.prediction_type == "v_prediction":
-        target, weight = abar.sqrt() * eps - (1 - abar).sqrt() * x0, snr.clamp(max=5) / (snr + 1)
+        target, weight = abar.sqrt() * eps - (1 - abar).sqrt() * x0, x0_weight / (snr + 1)
     else:
-        target, weight = eps, snr.clamp(max=5) / snr
+        target, weight = eps, x0_weight / snr
     return (weight * ((pred - target) ** 2).mean(dim=(1, 2, 3))).mean()
 
 
-def train_unet(name, latents, captions, out, steps, start_from=None, batch=32, device="cpu"):
+def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=True, lr=7e-4, batch=32, device="cpu"):
     """Stage 2: a new UNet and text encoder (or `start_from`'s) learn `name`'s target."""
     kind, tokenizer_from = KINDS[name]
     torch.manual_seed(0)
@@ -181,10 +188,10 @@ def train_unet(name, latents, captions, out, steps, start_from=None, batch=32, d
         unet.load_state_dict({k: v.reshape(shapes[k]) for k, v in load_file(Path(start_from) / "unet" / "diffusion_pytorch_model.safetensors").items()})
         text_encoder.load_state_dict(load_text_encoder(Path(start_from) / "text_encoder"))
     tokenizer = CLIPTokenizer.from_pretrained(MODELS / tokenizer_from / "tokenizer")
-    return fit_unet(name, unet, text_encoder, tokenizer, scheduler_for(kind), latents, captions, out, steps, batch, device=device)
+    return fit_unet(name, unet, text_encoder, tokenizer, scheduler_for(kind), latents, captions, out, steps, batch, lr, min_snr, device)
 
 
-def fit_unet(name, unet, text_encoder, tokenizer, scheduler, latents, captions, out, steps, batch=32, lr=7e-4, device="cpu"):
+def fit_unet(name, unet, text_encoder, tokenizer, scheduler, latents, captions, out, steps, batch=32, lr=7e-4, min_snr=True, device="cpu"):
     """UNet and text encoder learn together; 10% of captions are dropped to "", so the model also
     learns the unconditioned prediction that classifier-free guidance needs."""
     ids = tokenizer(captions + [""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)
@@ -194,7 +201,7 @@ def fit_unet(name, unet, text_encoder, tokenizer, scheduler, latents, captions, 
         pick = torch.randint(0, len(captions), (batch,), generator=g)
         x0 = (mean[pick] + std[pick] * torch.randn(mean[pick].shape, generator=g)).to(device)  # a sample of q(z | x)
         drop = torch.rand(batch, generator=g) < 0.1
-        return training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g)
+        return training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g, min_snr)
     (unet, text_encoder), losses = fit(name, [unet, text_encoder], loss_fn, steps, lr, out, ema=True, weight_decay=1e-2)
     return unet, text_encoder, losses
 
@@ -251,13 +258,13 @@ def load_vae(out):
     return vae
 
 
-def stage2(name, latents, captions, out, steps, start_from, threads, device):
+def stage2(name, latents, captions, out, steps, start_from, threads, device, min_snr=True, lr=7e-4):
     """Train one UNet and save its model folder as out/<name>/; in its own process when several run at once."""
     torch.set_num_threads(threads)
     start = time.time()
-    unet, text_encoder, losses = train_unet(name, latents, captions, out, steps, start_from, device=device)
+    unet, text_encoder, losses = train_unet(name, latents, captions, out, steps, start_from, min_snr, lr, device=device)
     save(Path(out) / name, name, unet, text_encoder, load_vae(out), json.loads((Path(out) / "vae_config.json").read_text()))
-    log = {"target": KINDS[name][0], "start_from": start_from and Path(start_from).name, "unet_steps": steps,
+    log = {"target": KINDS[name][0], "start_from": start_from and Path(start_from).name, "unet_steps": steps, "min_snr": min_snr, "lr": lr,
            "minutes_this_run": round((time.time() - start) / 60, 1),
            "loss_every_100_steps": [round(sum(losses[i:i + 100]) / len(losses[i:i + 100]), 4) for i in range(0, steps, 100)]}
     (Path(out) / f"{name}.json").write_text(json.dumps(log, indent=1) + "\n")
@@ -268,7 +275,8 @@ def main():
     parser.add_argument("out", nargs="?", default="out/train", help="work folder: checkpoints, then the model folders")
     parser.add_argument("--images", type=int, default=16_000)
     parser.add_argument("--vae-steps", type=int, default=1800)
-    parser.add_argument("--unet-steps", type=int, default=6000, help="the v-model's, from scratch")
+    parser.add_argument("--unet-steps", type=int, default=6000, help="the v-model's, from scratch, with min-SNR weights")
+    parser.add_argument("--plain-steps", type=int, default=600, help="the v-model's next, without them")
     parser.add_argument("--finetune-steps", type=int, default=500, help="the eps and flow models', from the v-model")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--install", action="store_true", help="copy the finished folders into pare/models")
@@ -290,10 +298,15 @@ def main():
     (out / "vae_config.json").write_text(json.dumps({**VAE_CONFIG, "scaling_factor": round(scaling, 5)}, indent=1) + "\n")
     print(f"VAE: PSNR {vae_psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}")
     latents = (mean * scaling, std * scaling)
-    if not (out / "tiny-sd2.json").exists():
-        stage2("tiny-sd2", latents, captions, out, args.unet_steps, None, os.cpu_count(), args.device)  # alone: every core
+    # The v-model alone, on every core. Min-SNR weights learn the objects fast, but they all but drop
+    # the noisiest steps, where the background's colour is settled (a weight of 0.005 at t = 999);
+    # then SD 2's plain v loss ("SNR+1") gives those steps their weight back, and so do the fine-tunes.
+    for name, steps, start_from, min_snr, lr in (("tiny-sd2-min-snr", args.unet_steps, None, True, 7e-4),
+                                                 ("tiny-sd2", args.plain_steps, str(out / "tiny-sd2-min-snr"), False, 3e-4)):
+        if not (out / f"{name}.json").exists():
+            stage2(name, latents, captions, out, steps, start_from, os.cpu_count(), args.device, min_snr, lr)
     ctx = torch.multiprocessing.get_context("spawn")  # one thread per process: two on a busy core ran 50-100x slower
-    jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device))
+    jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device, False))
             for name in ("tiny-sd1", "tiny-flow") if not (out / f"{name}.json").exists()]
     for job in jobs:
         job.start()
@@ -307,8 +320,9 @@ def main():
     (out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
     print(json.dumps(log, indent=1))
     if args.install:
-        for name in KINDS:
-            shutil.copytree(out / name, MODELS / name, dirs_exist_ok=True)
+        for name in SHIPPED:  # whole folders: no file of an older model stays behind
+            shutil.rmtree(MODELS / name, ignore_errors=True)
+            shutil.copytree(out / name, MODELS / name)
         shutil.copy(out / "training_log.json", MODELS / "training_log.json")
 
 

@@ -54,3 +54,29 @@ def test_each_parameterisation_trains_on_its_own_target():
         assert train.training_loss(Oracle(kind, scheduler), Text(), scheduler, x0, torch.zeros(4, 77), g) < 1e-10, kind
         zero = lambda x_t, t, context: torch.zeros_like(x_t)
         assert train.training_loss(zero, Text(), scheduler, x0, torch.zeros(4, 77), torch.Generator().manual_seed(0)) > 0.1
+
+
+def test_min_snr_and_snr_plus_one_weights():
+    """Both weightings, for v and eps, against the formulas: min-SNR-5 weighs each sample's error
+    in x_0 by min(SNR, 5), "SNR+1" by SNR + 1, which for v is the plain mean squared error."""
+    x0 = torch.randn(8, 4, 2, 2)
+    g = torch.Generator().manual_seed(0)
+    eps = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, 1000, (8,), generator=g)
+    zero = lambda x_t, t, context: torch.zeros_like(x_t)  # noqa: E731
+    text = lambda ids: type("Out", (), {"last_hidden_state": torch.zeros(len(ids), 77, 8)})  # noqa: E731
+    for kind in ("v_prediction", "epsilon"):
+        scheduler = train.scheduler_for(kind)
+        abar = scheduler.alphas_cumprod[t][:, None, None, None]
+        target = abar.sqrt() * eps - (1 - abar).sqrt() * x0 if kind == "v_prediction" else eps
+        snr = (abar / (1 - abar)).flatten()
+        per_error = snr + 1 if kind == "v_prediction" else snr  # what an x_0 error costs in the unweighted loss
+        error = (target ** 2).mean(dim=(1, 2, 3))
+
+        def loss(min_snr):
+            return train.training_loss(zero, text, scheduler, x0, torch.zeros(8, 77), torch.Generator().manual_seed(0), min_snr)
+        assert torch.allclose(loss(True), (snr.clamp(max=5) / per_error * error).mean()), kind
+        assert torch.allclose(loss(False), ((snr + 1) / per_error * error).mean()), kind
+        assert loss(True) < loss(False), kind
+        if kind == "v_prediction":  # SNR+1 on v is the plain loss
+            assert torch.allclose(loss(False), (target ** 2).mean())

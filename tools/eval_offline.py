@@ -4,8 +4,10 @@
 
 Every measure reads pictures with `pare.world.score`, which knows nothing of the models:
 1. fidelity: each object's prompt x seeds at guidance 5 and 25 DDIM steps -> is that object drawn?
-   (goal: >= 80% per model); the background right when the prompt names it (>= 95%);
-2. guidance matters: the same at guidance 1 (clearly below);
+   (goal: >= 80% per model); the background right when the prompt names it (>= 95%); and how
+   much the seed's noise decides a named white background (as on SD: Lin et al. 2024);
+2. guidance matters: the same at guidance 1 (clearly below), for the object and for the whole
+   prompt (object and named background both right);
 3. noise decodes as noise: fine detail of decoded x_t at t = 500 against the clean latent's;
 4. image-to-image: the distance to the start picture grows with strength, and at 0.2 the result
    is nearer the start than what the prompt alone draws;
@@ -48,12 +50,35 @@ def fidelity(pipe, seeds=4, guidance=GUIDANCE, backgrounds=True):
     per_object = {n: float(np.mean([r == n for r in read[i * seeds:(i + 1) * seeds]])) for i, n in enumerate(names)}
     if not backgrounds:
         return {"object": float(np.mean(list(per_object.values()))), "per_object": per_object}
-    # Each object on the backgrounds it is drawn on, in turn.
-    wanted = [world.ALLOWED[i][s % len(world.ALLOWED[i])] for i in range(len(names)) for s in range(seeds)]
+    # Each object on the backgrounds it is drawn on, in turn, starting one further along for each
+    # object: over all objects every background is asked for about equally often.
+    wanted = [world.ALLOWED[i][(i + s) % len(world.ALLOWED[i])] for i in range(len(names)) for s in range(seeds)]
     named = [world.WITH_BACKGROUND.format(object=p, background=b) for p, b in zip(prompts, wanted)]
-    got = [world.score(p)[1] for p in draw(pipe, named, list(range(100, 100 + seeds)) * len(names), guidance)]
+    got = [world.score(p) for p in draw(pipe, named, list(range(100, 100 + seeds)) * len(names), guidance)]
+    objects = [n for n in names for _ in range(seeds)]
     return {"object": float(np.mean(list(per_object.values()))), "per_object": per_object,
-            "background": float(np.mean([g == w for g, w in zip(got, wanted)]))}
+            "background": float(np.mean([g[1] == w for g, w in zip(got, wanted)])),
+            "per_background": {b: float(np.mean([g[1] == w for g, w in zip(got, wanted) if w == b])) for b in world.BACKGROUNDS},
+            "whole_prompt": float(np.mean([g == (n, w) for g, n, w in zip(got, objects, wanted)]))}
+
+
+@torch.no_grad()
+def starting_noise(pipe, background="white", seeds=range(200, 208)):
+    """How much the starting noise decides a named background. SD's schedule leaves sqrt(abar_T) =
+    0.07 of the picture in the noisiest training latents (Lin et al. 2024), so the model learns to
+    read the picture's mean colour off x_T, and at sampling reads it off the seed's noise. Every
+    object drawn on `background`, asked for it, x seeds: the share right, and the projection of
+    x_T's mean (over pixels) on that background's own latent, when right and when wrong."""
+    plain = np.full((1, world.SIZE, world.SIZE, 3), world.BACKGROUNDS[background], np.uint8)
+    direction = pipe.vae.encode(to_model_input(plain)).mean[0].mean(dim=(1, 2))
+    direction = direction / direction.norm()
+    objects = [i for i in range(len(world.NAMES)) if background in world.ALLOWED[i]]
+    prompts = [world.WITH_BACKGROUND.format(object=world.PHRASES[i], background=background) for i in objects for _ in seeds]
+    right = np.array([world.score(p)[1] == background for p in draw(pipe, prompts, list(seeds) * len(objects))])
+    lean = np.array([float(pipe.get_latent(generator=s)[0].mean(dim=(1, 2)) @ direction) for s in seeds] * len(objects))
+    return {"background": background, "right": float(right.mean()), "pictures": len(right),
+            "lean_when_right": float(lean[right].mean()), "lean_when_wrong": float(lean[~right].mean()) if (~right).any() else None,
+            "lean_std": float(lean[:len(seeds)].std())}
 
 
 def detail(picture):
@@ -170,8 +195,8 @@ def timing(pipe, folder):
 def evaluate(model, seeds=4):
     pipe = pare.Pipeline.from_pretrained(model, device="cpu")
     pipe.progress = False
-    r = {"model": Path(model).name, "guided": fidelity(pipe, seeds), "unguided": fidelity(pipe, seeds, 1.0, backgrounds=False),
-         "noise": noise_as_noise(pipe), "img2img": image_to_image(pipe), "attention": cross_attention(pipe),
+    r = {"model": Path(model).name, "guided": fidelity(pipe, seeds), "unguided": fidelity(pipe, seeds, 1.0),
+         "starting_noise": starting_noise(pipe), "noise": noise_as_noise(pipe), "img2img": image_to_image(pipe), "attention": cross_attention(pipe),
          **timing(pipe, model)}
     if pipe.scheduler.config.prediction_type == "v_prediction" and isinstance(pipe.scheduler, pare.DDIM):
         r["naive_loop"] = naive_loop(pipe)
@@ -179,11 +204,15 @@ def evaluate(model, seeds=4):
 
 
 def report(r):
-    g, u = r["guided"], r["unguided"]
+    g, u, n = r["guided"], r["unguided"], r["starting_noise"]
     worst = sorted(g["per_object"].items(), key=lambda kv: kv[1])[:5]
     lines = [f"{r['model']}: object {g['object']:.1%} at guidance {GUIDANCE} ({u['object']:.1%} at 1), "
-             f"background {g['background']:.1%} when named",
+             f"background {g['background']:.1%} when named ({u['background']:.1%} at 1), "
+             f"whole prompt {g['whole_prompt']:.1%} ({u['whole_prompt']:.1%} at 1)",
+             "   background right: " + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
              "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
+             f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; the seed's noise "
+             f"leans {n['lean_when_right']:+.3f} towards it when right, {n['lean_when_wrong'] or 0:+.3f} when wrong (std {n['lean_std']:.3f})",
              f"   decoded x_t at t=500 has {r['noise']['detail_ratio']:.1f}x the clean picture's fine detail",
              "   img2img strength " + ", ".join(f"{s}: {a:.0f}/{b:.0f}" for s, a, b in zip(
                  r["img2img"]["strength"], r["img2img"]["to_start"], r["img2img"]["to_prompt_alone"]))
