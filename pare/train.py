@@ -47,7 +47,7 @@ FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_time
 # name: (target, tokenizer to copy: SD 2's pads with "!", SD 1's with the end token)
 KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow_prediction", "tiny-sd2"),
          "tiny-sd2-min-snr": ("v_prediction", "tiny-sd2")}  # the last: tiny-sd2's first stage, not shipped
-SHIPPED = ("tiny-sd2", "tiny-sd1", "tiny-flow")
+SHIPPED = list(KINDS)[:3]
 
 
 PARTS = [("text_encoder", "transformers", "CLIPTextModel"), ("tokenizer", "transformers", "CLIPTokenizer"),
@@ -307,7 +307,7 @@ def main():
             stage2(name, latents, captions, out, steps, start_from, os.cpu_count(), args.device, min_snr, lr)
     ctx = torch.multiprocessing.get_context("spawn")  # one thread per process: two on a busy core ran 50-100x slower
     jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device, False))
-            for name in ("tiny-sd1", "tiny-flow") if not (out / f"{name}.json").exists()]
+            for name in SHIPPED[1:] if not (out / f"{name}.json").exists()]
     for job in jobs:
         job.start()
     for job in jobs:

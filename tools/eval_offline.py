@@ -212,7 +212,7 @@ def report(r):
              "   background right: " + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
              "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
              f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; the seed's noise "
-             f"leans {n['lean_when_right']:+.3f} towards it when right, {n['lean_when_wrong'] or 0:+.3f} when wrong (std {n['lean_std']:.3f})",
+             f"leans {n['lean_when_right']:+.3f} towards it when right, {'-' if n['lean_when_wrong'] is None else format(n['lean_when_wrong'], '+.3f')} when wrong (std {n['lean_std']:.3f})",
              f"   decoded x_t at t=500 has {r['noise']['detail_ratio']:.1f}x the clean picture's fine detail",
              "   img2img strength " + ", ".join(f"{s}: {a:.0f}/{b:.0f}" for s, a, b in zip(
                  r["img2img"]["strength"], r["img2img"]["to_start"], r["img2img"]["to_prompt_alone"]))
