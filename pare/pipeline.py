@@ -95,7 +95,7 @@ class Pipeline:
         return batch_size, self.unet.config.in_channels, height // f, width // f
 
     def get_latent(self, width=None, height=None, generator=None, batch_size=1):
-        """x_T ~ N(0, I), [B, 4, H/8, W/8], drawn on the CPU from `generator` (a seed or a Generator)."""
+        """x_T ~ N(0, I), [B, 4, H/f, W/f] (f = 8 on SD), drawn on the CPU from `generator` (a seed or a Generator)."""
         shape = self.latent_shape(width, height, batch_size)
         return torch.randn(shape, generator=seeded(generator)).to(self.device, self.dtype)
 

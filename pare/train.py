@@ -6,9 +6,9 @@ squeezes 64x64 pictures into 16x16x4 latents, then the UNet and text encoder lea
     L_LDM = E_{x_0, eps ~ N(0, I), t} || eps - eps_theta(x_t, t, tau(y)) ||^2       (eq. 2)
 
 with each model's target: v (tiny-sd2, as SD 2), eps (tiny-sd1) or the flow velocity eps - x_0
-(tiny-flow, as SD 3). The v-model learns from scratch, with min-SNR weights and then without, the
-other two start from it (as SD 2's 768-v model started from its eps one). Every stage checkpoints
-and resumes.   python -m pare.train out/train
+(tiny-flow, as SD 3). The v-model learns from scratch, with min-SNR weights, then without them,
+then with offset noise; the other two start from it (as SD 2's 768-v model started from its eps
+one). Every stage checkpoints and resumes.   python -m pare.train out/train
 """
 import argparse
 import copy
@@ -46,8 +46,9 @@ DDIM_CONFIG = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "bet
 FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0}
 # name: (target, tokenizer to copy: SD 2's pads with "!", SD 1's with the end token)
 KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow_prediction", "tiny-sd2"),
-         "tiny-sd2-min-snr": ("v_prediction", "tiny-sd2")}  # the last: tiny-sd2's first stage, not shipped
+         "tiny-sd2-min-snr": ("v_prediction", "tiny-sd2"), "tiny-sd2-plain": ("v_prediction", "tiny-sd2")}  # the last two: tiny-sd2's first stages, not shipped
 SHIPPED = list(KINDS)[:3]
+OFFSET_NOISE = 0.1  # the std of the offset noise of every shipped model's last stage (training_loss)
 
 
 PARTS = [("text_encoder", "transformers", "CLIPTextModel"), ("tokenizer", "transformers", "CLIPTokenizer"),
@@ -150,14 +151,22 @@ def psnr(recon, images):
     return -10 * math.log10(F.mse_loss(recon.clamp(-1, 1) / 2, to_model_input(images) / 2).item())
 
 
-def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None, min_snr=True):
+def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None, min_snr=True, offset_noise=0.0):
     """Noise clean latents to random levels and score the UNet on its target: eq. 2 for eps, v =
     sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022); flow: x_s = (1 - s) x_0 + s eps,
     target eps - x_0, s logit-normal (Esser et al. 2024). An error in the predicted x_0 costs SNR
     times as much in the eps loss, SNR + 1 times in the v loss; the DDIM kinds are weighted so that
     it costs min(SNR, 5) (min-SNR-5, Hang et al. 2023) or, without `min_snr`, SNR + 1 (Salimans &
-    Ho's "SNR+1"): the plain v loss, which keeps the noisiest steps in play."""
-    eps = torch.randn(x0.shape, generator=generator).to(x0.device)
+    Ho's "SNR+1"): the plain v loss, which keeps the noisiest steps in play.
+    `offset_noise` adds to each latent's noise one constant per channel, of that std ("offset
+    noise", Guttenberg 2023). SD's schedule leaves sqrt(abar) = 0.068 of the picture in the
+    noisiest x_t, so a model learns to read the picture's mean colour off it, and at sampling reads
+    it off the seed's noise instead of the prompt (Lin et al. 2024); noise whose mean varies more
+    than that leak makes the mean worthless to read. Sampling still starts from plain N(0, I)."""
+    eps = torch.randn(x0.shape, generator=generator)
+    if offset_noise:
+        eps = eps + offset_noise * torch.randn(x0.shape[:2] + (1, 1), generator=generator)
+    eps = eps.to(x0.device)
     context = text_encoder(ids).last_hidden_state
     if not isinstance(scheduler, DDIM):
         s = torch.sigmoid(torch.randn(len(x0), generator=generator)).to(x0.device)[:, None, None, None]
@@ -176,8 +185,10 @@ def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None, min_sn
     return (weight * ((pred - target) ** 2).mean(dim=(1, 2, 3))).mean()
 
 
-def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=True, lr=7e-4, batch=32, device="cpu"):
-    """Stage 2: a new UNet and text encoder (or `start_from`'s) learn `name`'s target."""
+def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=True, offset_noise=0.0, lr=7e-4, batch=32, device="cpu"):
+    """Stage 2: a new UNet and text encoder (or `start_from`'s) learn `name`'s target together.
+    10% of captions are dropped to "", so the model also learns the unconditioned prediction that
+    classifier-free guidance needs."""
     kind, tokenizer_from = KINDS[name]
     torch.manual_seed(0)
     unet = UNet.from_config(unet_config(sd1=kind == "epsilon")).to(device).train()
@@ -188,20 +199,14 @@ def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=Tru
         unet.load_state_dict({k: v.reshape(shapes[k]) for k, v in load_file(Path(start_from) / "unet" / "diffusion_pytorch_model.safetensors").items()})
         text_encoder.load_state_dict(load_text_encoder(Path(start_from) / "text_encoder"))
     tokenizer = CLIPTokenizer.from_pretrained(MODELS / tokenizer_from / "tokenizer")
-    return fit_unet(name, unet, text_encoder, tokenizer, scheduler_for(kind), latents, captions, out, steps, batch, lr, min_snr, device)
-
-
-def fit_unet(name, unet, text_encoder, tokenizer, scheduler, latents, captions, out, steps, batch=32, lr=7e-4, min_snr=True, device="cpu"):
-    """UNet and text encoder learn together; 10% of captions are dropped to "", so the model also
-    learns the unconditioned prediction that classifier-free guidance needs."""
     ids = tokenizer(captions + [""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)
-    mean, std = latents
+    scheduler, (mean, std) = scheduler_for(kind), latents
 
     def loss_fn(g):
         pick = torch.randint(0, len(captions), (batch,), generator=g)
         x0 = (mean[pick] + std[pick] * torch.randn(mean[pick].shape, generator=g)).to(device)  # a sample of q(z | x)
         drop = torch.rand(batch, generator=g) < 0.1
-        return training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g, min_snr)
+        return training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g, min_snr, offset_noise)
     (unet, text_encoder), losses = fit(name, [unet, text_encoder], loss_fn, steps, lr, out, ema=True, weight_decay=1e-2)
     return unet, text_encoder, losses
 
@@ -258,13 +263,13 @@ def load_vae(out):
     return vae
 
 
-def stage2(name, latents, captions, out, steps, start_from, threads, device, min_snr=True, lr=7e-4):
+def stage2(name, latents, captions, out, steps, start_from, threads, device, min_snr=True, offset_noise=0.0, lr=7e-4):
     """Train one UNet and save its model folder as out/<name>/; in its own process when several run at once."""
     torch.set_num_threads(threads)
     start = time.time()
-    unet, text_encoder, losses = train_unet(name, latents, captions, out, steps, start_from, min_snr, lr, device=device)
+    unet, text_encoder, losses = train_unet(name, latents, captions, out, steps, start_from, min_snr, offset_noise, lr, device=device)
     save(Path(out) / name, name, unet, text_encoder, load_vae(out), json.loads((Path(out) / "vae_config.json").read_text()))
-    log = {"target": KINDS[name][0], "start_from": start_from and Path(start_from).name, "unet_steps": steps, "min_snr": min_snr, "lr": lr,
+    log = {"target": KINDS[name][0], "start_from": start_from and Path(start_from).name, "unet_steps": steps, "min_snr": min_snr, "offset_noise": offset_noise, "lr": lr,
            "minutes_this_run": round((time.time() - start) / 60, 1),
            "loss_every_100_steps": [round(sum(losses[i:i + 100]) / len(losses[i:i + 100]), 4) for i in range(0, steps, 100)]}
     (Path(out) / f"{name}.json").write_text(json.dumps(log, indent=1) + "\n")
@@ -277,6 +282,7 @@ def main():
     parser.add_argument("--vae-steps", type=int, default=1800)
     parser.add_argument("--unet-steps", type=int, default=6000, help="the v-model's, from scratch, with min-SNR weights")
     parser.add_argument("--plain-steps", type=int, default=600, help="the v-model's next, without them")
+    parser.add_argument("--offset-steps", type=int, default=600, help="the v-model's last, with offset noise")
     parser.add_argument("--finetune-steps", type=int, default=500, help="the eps and flow models', from the v-model")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--install", action="store_true", help="copy the finished folders into pare/models")
@@ -301,12 +307,15 @@ def main():
     # The v-model alone, on every core. Min-SNR weights learn the objects fast, but they all but drop
     # the noisiest steps, where the background's colour is settled (a weight of 0.005 at t = 999);
     # then SD 2's plain v loss ("SNR+1") gives those steps their weight back, and so do the fine-tunes.
-    for name, steps, start_from, min_snr, lr in (("tiny-sd2-min-snr", args.unet_steps, None, True, 7e-4),
-                                                 ("tiny-sd2", args.plain_steps, str(out / "tiny-sd2-min-snr"), False, 3e-4)):
+    # Last, offset noise stops the model taking the background's colour from the seed (training_loss).
+    for name, steps, start_from, min_snr, offset_noise, lr in (
+            ("tiny-sd2-min-snr", args.unet_steps, None, True, 0.0, 7e-4),
+            ("tiny-sd2-plain", args.plain_steps, str(out / "tiny-sd2-min-snr"), False, 0.0, 3e-4),
+            ("tiny-sd2", args.offset_steps, str(out / "tiny-sd2-plain"), False, OFFSET_NOISE, 3e-4)):
         if not (out / f"{name}.json").exists():
-            stage2(name, latents, captions, out, steps, start_from, os.cpu_count(), args.device, min_snr, lr)
+            stage2(name, latents, captions, out, steps, start_from, os.cpu_count(), args.device, min_snr, offset_noise, lr)
     ctx = torch.multiprocessing.get_context("spawn")  # one thread per process: two on a busy core ran 50-100x slower
-    jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device, False))
+    jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device, False, OFFSET_NOISE))
             for name in SHIPPED[1:] if not (out / f"{name}.json").exists()]
     for job in jobs:
         job.start()

@@ -80,3 +80,22 @@ def test_min_snr_and_snr_plus_one_weights():
         assert loss(True) < loss(False), kind
         if kind == "v_prediction":  # SNR+1 on v is the plain loss
             assert torch.allclose(loss(False), (target ** 2).mean())
+
+
+def test_offset_noise_adds_one_constant_per_channel():
+    """With offset noise the UNet is asked to undo eps + offset * c, c ~ N(0, 1) one per picture and
+    channel, drawn after eps: an oracle of that noise scores zero, one of plain eps does not."""
+    x0, offset = torch.randn(64, 4, 16, 16), 0.1  # the models' latent size
+    g = torch.Generator().manual_seed(0)
+    eps = torch.randn(x0.shape, generator=g)
+    shift = offset * torch.randn(64, 4, 1, 1, generator=g)
+    scheduler = train.scheduler_for("epsilon")
+    text = lambda ids: type("Out", (), {"last_hidden_state": torch.zeros(len(ids), 77, 8)})  # noqa: E731
+
+    def loss(noise, offset_noise):
+        oracle = lambda x_t, t, context: noise  # noqa: E731
+        return train.training_loss(oracle, text, scheduler, x0, torch.zeros(64, 77), torch.Generator().manual_seed(0), False, offset_noise)
+    assert loss(eps + shift, offset) < 1e-10 and loss(eps, 0.0) < 1e-10
+    assert loss(eps, offset) > 0.5 * offset ** 2  # the shift is in the target: eps alone misses it
+    # the noise's mean over a channel's 256 pixels varies by sqrt(1/256 + 0.1^2) = 0.118, not 1/16
+    assert 0.1 < (eps + shift).mean(dim=(2, 3)).std() < 0.14 and (eps.mean(dim=(2, 3)).std() - 1 / 16).abs() < 0.01

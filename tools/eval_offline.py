@@ -43,21 +43,23 @@ def draw(pipe, prompts, seeds, guidance=GUIDANCE, batch=32):
 
 
 def fidelity(pipe, seeds=4, guidance=GUIDANCE, backgrounds=True):
-    """Share of pictures showing the prompt's object, per object; and of named backgrounds drawn."""
+    """Share of pictures showing the prompt's object, per object; and of named backgrounds drawn.
+    Every picture has its own seed: the seed's noise sways the background (starting_noise), and a
+    few seeds shared by every object would make their sway everyone's."""
     names = world.NAMES
     prompts = [world.PHRASES[i] for i in range(len(names)) for _ in range(seeds)]
-    read = [world.score(p)[0] for p in draw(pipe, prompts, list(range(seeds)) * len(names), guidance)]
+    read = [world.score(p)[0] for p in draw(pipe, prompts, list(range(len(prompts))), guidance)]
     per_object = {n: float(np.mean([r == n for r in read[i * seeds:(i + 1) * seeds]])) for i, n in enumerate(names)}
     if not backgrounds:
         return {"object": float(np.mean(list(per_object.values()))), "per_object": per_object}
-    # Each object on the backgrounds it is drawn on, in turn, starting one further along for each
-    # object: over all objects every background is asked for about equally often.
-    wanted = [world.ALLOWED[i][(i + s) % len(world.ALLOWED[i])] for i in range(len(names)) for s in range(seeds)]
-    named = [world.WITH_BACKGROUND.format(object=p, background=b) for p, b in zip(prompts, wanted)]
-    got = [world.score(p) for p in draw(pipe, named, list(range(100, 100 + seeds)) * len(names), guidance)]
-    objects = [n for n in names for _ in range(seeds)]
+    # Each object on the backgrounds it is drawn on, in turn (2 x seeds pictures), starting one
+    # further along for each object: over all objects every background is asked for about equally often.
+    asked = [(i, world.ALLOWED[i][(i + s) % len(world.ALLOWED[i])]) for i in range(len(names)) for s in range(2 * seeds)]
+    objects, wanted = [names[i] for i, _ in asked], [b for _, b in asked]
+    named = [world.WITH_BACKGROUND.format(object=world.PHRASES[i], background=b) for i, b in asked]
+    got = [world.score(p) for p in draw(pipe, named, list(range(1000, 1000 + len(named))), guidance)]
     return {"object": float(np.mean(list(per_object.values()))), "per_object": per_object,
-            "background": float(np.mean([g[1] == w for g, w in zip(got, wanted)])),
+            "background": float(np.mean([g[1] == w for g, w in zip(got, wanted)])), "background_pictures": len(got),
             "per_background": {b: float(np.mean([g[1] == w for g, w in zip(got, wanted) if w == b])) for b in world.BACKGROUNDS},
             "whole_prompt": float(np.mean([g == (n, w) for g, n, w in zip(got, objects, wanted)]))}
 
@@ -209,7 +211,7 @@ def report(r):
     lines = [f"{r['model']}: object {g['object']:.1%} at guidance {GUIDANCE} ({u['object']:.1%} at 1), "
              f"background {g['background']:.1%} when named ({u['background']:.1%} at 1), "
              f"whole prompt {g['whole_prompt']:.1%} ({u['whole_prompt']:.1%} at 1)",
-             "   background right: " + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
+             f"   background right (of {g['background_pictures']} pictures): " + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
              "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
              f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; the seed's noise "
              f"leans {n['lean_when_right']:+.3f} towards it when right, {'-' if n['lean_when_wrong'] is None else format(n['lean_when_wrong'], '+.3f')} when wrong (std {n['lean_std']:.3f})",
