@@ -11,13 +11,24 @@ in 0-255 levels): proof that a row times the same computation. Timing lives here
     python bench/bench.py --rows unet,pipe # some rows only: load unet vae clip pipe (CPU), load gpu compile (GPU)
     python bench/bench.py --tiny --rows gpu --quick  # the GPU rows on tiny configs, on the CPU: a dry run
 """
-import argparse, ctypes, datetime, gc, json, os, re, statistics, sys, tempfile, time
+
+import argparse
+import ctypes
+import datetime
+import gc
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
+import diffusers
 import numpy as np
 import torch
-import diffusers
 import transformers
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from safetensors.torch import save_file
@@ -30,22 +41,59 @@ for library in (diffusers, transformers):  # no progress bars or loading chatter
     library.utils.logging.set_verbosity_error(), library.utils.logging.disable_progress_bar()
 
 # The real shapes of Stable Diffusion's parts (their config.json files, trimmed to what matters).
-SD15_UNET = dict(block_out_channels=[320, 640, 1280, 1280], layers_per_block=2, attention_head_dim=8,
-                 cross_attention_dim=768, sample_size=64, down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
-                 up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3)
-SD2_UNET = {**SD15_UNET, "attention_head_dim": [5, 10, 20, 20], "cross_attention_dim": 1024,
-            "use_linear_projection": True, "sample_size": 96}
-SD_VAE = dict(block_out_channels=[128, 256, 512, 512], layers_per_block=2, norm_num_groups=32, latent_channels=4,
-              down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4)
-CLIP_L = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,  # SD 1's
-              max_position_embeddings=77, hidden_act="quick_gelu", vocab_size=49408)
+SD15_UNET = dict(
+    block_out_channels=[320, 640, 1280, 1280],
+    layers_per_block=2,
+    attention_head_dim=8,
+    cross_attention_dim=768,
+    sample_size=64,
+    down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+    up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+)
+SD2_UNET = {
+    **SD15_UNET,
+    "attention_head_dim": [5, 10, 20, 20],
+    "cross_attention_dim": 1024,
+    "use_linear_projection": True,
+    "sample_size": 96,
+}
+SD_VAE = dict(
+    block_out_channels=[128, 256, 512, 512],
+    layers_per_block=2,
+    norm_num_groups=32,
+    latent_channels=4,
+    down_block_types=["DownEncoderBlock2D"] * 4,
+    up_block_types=["UpDecoderBlock2D"] * 4,
+)
+CLIP_L = dict(
+    hidden_size=768,
+    intermediate_size=3072,
+    num_hidden_layers=12,
+    num_attention_heads=12,  # SD 1's
+    max_position_embeddings=77,
+    hidden_act="quick_gelu",
+    vocab_size=49408,
+)
 # Tiny stand-ins of the same layout, for dry runs of the GPU rows on a CPU (--tiny).
-TINY_UNET = dict(block_out_channels=[32, 64, 64], layers_per_block=1, norm_num_groups=8, attention_head_dim=4,
-                 cross_attention_dim=32, sample_size=16, down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
-                 up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 2)
+TINY_UNET = dict(
+    block_out_channels=[32, 64, 64],
+    layers_per_block=1,
+    norm_num_groups=8,
+    attention_head_dim=4,
+    cross_attention_dim=32,
+    sample_size=16,
+    down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
+    up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 2,
+)
 TINY_VAE = dict(SD_VAE, block_out_channels=[8, 16, 32, 32], layers_per_block=1, norm_num_groups=4)
-SD_DDIM = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
-               set_alpha_to_one=False, steps_offset=1)
+SD_DDIM = dict(
+    beta_schedule="scaled_linear",
+    beta_start=0.00085,
+    beta_end=0.012,
+    clip_sample=False,
+    set_alpha_to_one=False,
+    steps_offset=1,
+)
 
 
 def randn(*shape, seed=0):
@@ -125,10 +173,19 @@ def compare(name, pare_fn, diffusers_fn, args, note=""):
         first = [peak_memory(fn, cuda) for fn in (pare_fn, diffusers_fn)]
         second = [peak_memory(fn, cuda) for fn in (diffusers_fn, pare_fn)][::-1]
         mem = [min(pair) for pair in zip(first, second)]
-        print(f"    peaks, pare then diffusers: {first}; diffusers then pare: {second[::-1]}", file=sys.stderr, flush=True)
+        print(
+            f"    peaks, pare then diffusers: {first}; diffusers then pare: {second[::-1]}", file=sys.stderr, flush=True
+        )
     p, d = (statistics.median(t) for t in zip(*times))
-    return dict(name=name, pare=p, diffusers=d, mem=mem, warmup=warmup, note=note,
-                diff=None if a is None else float(np.abs(a - b).max()))
+    return dict(
+        name=name,
+        pare=p,
+        diffusers=d,
+        mem=mem,
+        warmup=warmup,
+        note=note,
+        diff=None if a is None else float(np.abs(a - b).max()),
+    )
 
 
 def load_row(args):
@@ -147,12 +204,18 @@ def load_row(args):
                 return model.to("cuda")
             for weight in model.state_dict().values():
                 weight.max()
-        return compare("load SD 2 UNet from fp16 safetensors, then " + ("move to GPU" if args.device == "cuda"
-                       else "read every weight") + " (peak: CPU RAM)",
-                       lambda: ready(pare.UNet.from_pretrained(folder, subfolder="unet", dtype=torch.float16)),
-                       lambda: ready(UNet2DConditionModel.from_pretrained(folder, subfolder="unet", variant="fp16",
-                                                                          dtype=torch.float16)),
-                       args, note=f"fp16 weights: {size:.0f} MiB")
+
+        return compare(
+            "load SD 2 UNet from fp16 safetensors, then "
+            + ("move to GPU" if args.device == "cuda" else "read every weight")
+            + " (peak: CPU RAM)",
+            lambda: ready(pare.UNet.from_pretrained(folder, subfolder="unet", dtype=torch.float16)),
+            lambda: ready(
+                UNet2DConditionModel.from_pretrained(folder, subfolder="unet", variant="fp16", dtype=torch.float16)
+            ),
+            args,
+            note=f"fp16 weights: {size:.0f} MiB",
+        )
 
 
 def cpu_rows(args, want):
@@ -163,14 +226,22 @@ def cpu_rows(args, want):
             context, t = randn(2, 77, config["cross_attention_dim"], seed=1), torch.randint(0, 1000, ())
             for s in sizes:
                 x = randn(2, 4, s, s, seed=2)
-                yield compare(f"{label} UNet forward, batch 2, latent {s}x{s}", lambda: ours(x, t, context),
-                              lambda: theirs(x, t, context, return_dict=False)[0], args)
+                yield compare(
+                    f"{label} UNet forward, batch 2, latent {s}x{s}",
+                    lambda: ours(x, t, context),
+                    lambda: theirs(x, t, context, return_dict=False)[0],
+                    args,
+                )
             del ours, theirs
     if "vae" in want:
         ours, theirs = twins(AutoencoderKL, pare.VAE, SD_VAE)
         z = randn(1, 4, sizes[-1], sizes[-1], seed=3)
-        yield compare(f"SD VAE decode, latent {sizes[-1]}x{sizes[-1]} -> {8 * sizes[-1]} px", lambda: ours.decode(z),
-                      lambda: theirs.decode(z, return_dict=False)[0], args)
+        yield compare(
+            f"SD VAE decode, latent {sizes[-1]}x{sizes[-1]} -> {8 * sizes[-1]} px",
+            lambda: ours.decode(z),
+            lambda: theirs.decode(z, return_dict=False)[0],
+            args,
+        )
         del ours, theirs
     if "clip" in want:  # the same transformers CLIPTextModel both ways: a sanity row, expect 1.00
         torch.manual_seed(0)
@@ -178,10 +249,17 @@ def cpu_rows(args, want):
         text_encoder, prompts = CLIPTextModel(CLIPTextConfig(**CLIP_L)).eval(), ["", "an astronaut riding a horse"]
 
         def diffusers_way():  # as StableDiffusionPipeline.encode_prompt: tokenize, then text_encoder(ids)[0]
-            ids = tokenizer(prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            ids = tokenizer(
+                prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+            ).input_ids
             return text_encoder(ids)[0]
-        yield compare("CLIP ViT-L text encoder, 2 x 77 tokens (same model)",
-                      lambda: pare.CLIP(tokenizer, text_encoder)(prompts), diffusers_way, args)
+
+        yield compare(
+            "CLIP ViT-L text encoder, 2 x 77 tokens (same model)",
+            lambda: pare.CLIP(tokenizer, text_encoder)(prompts),
+            diffusers_way,
+            args,
+        )
     if "pipe" in want:  # the whole pipeline on the offline tiny model, from the same latent
         ours = pare.Pipeline.from_pretrained(pare.TINY_MODEL, device="cpu", dtype=torch.float32)
         theirs = StableDiffusionPipeline.from_pretrained(pare.TINY_MODEL, dtype=torch.float32, safety_checker=None)
@@ -189,8 +267,12 @@ def cpu_rows(args, want):
         ours.progress = False
         theirs.set_progress_bar_config(disable=True)
         latents, kw = randn(*ours.latent_shape(), seed=4), dict(num_inference_steps=25, guidance_scale=5.0)
-        row = compare("pipeline on pare.TINY_MODEL, 25 steps, 1 picture", lambda: ours("a cat", latents=latents, **kw),
-                      lambda: theirs("a cat", latents=latents, **kw).images, args)
+        row = compare(
+            "pipeline on pare.TINY_MODEL, 25 steps, 1 picture",
+            lambda: ours("a cat", latents=latents, **kw),
+            lambda: theirs("a cat", latents=latents, **kw).images,
+            args,
+        )
         row["note"] = f"pare's goal, < 0.5 s on one core: {'met' if row['pare'] < 0.5 else 'MISSED'}"
         yield row
 
@@ -200,8 +282,17 @@ def gpu_rows(args, want):
     steps, fp16 = 10 if args.quick else 50, torch.float16 if args.device == "cuda" else torch.float32
     models = (("SD 1.5 512 px", SD15_UNET, "epsilon"), ("SD 2 768 px", SD2_UNET, "v_prediction"))
     if args.tiny:
-        models = [(f"tiny, like {label[:-7]}", dict(TINY_UNET, **({"use_linear_projection": True, "attention_head_dim": [2, 4, 4]}
-                   if "2" in label else {})), prediction) for label, _, prediction in models]
+        models = [
+            (
+                f"tiny, like {label[:-7]}",
+                dict(
+                    TINY_UNET,
+                    **({"use_linear_projection": True, "attention_head_dim": [2, 4, 4]} if "2" in label else {}),
+                ),
+                prediction,
+            )
+            for label, _, prediction in models
+        ]
     for label, config, prediction in models:
         if not want & {"gpu", "compile"}:
             return
@@ -209,21 +300,41 @@ def gpu_rows(args, want):
         unet, dunet = twins(UNet2DConditionModel, pare.UNet, config, args.device, fp16)
         vae, dvae = twins(AutoencoderKL, pare.VAE, TINY_VAE if args.tiny else SD_VAE, args.device, fp16)
         ours = pare.Pipeline(None, unet, vae, pare.DDIM(scheduler), args.device, fp16)  # no CLIP: embeddings given
-        theirs = StableDiffusionPipeline(vae=dvae, text_encoder=None, tokenizer=None, unet=dunet, safety_checker=None,
-                                         scheduler=DDIMScheduler(**scheduler), feature_extractor=None,
-                                         requires_safety_checker=False)
+        theirs = StableDiffusionPipeline(
+            vae=dvae,
+            text_encoder=None,
+            tokenizer=None,
+            unet=dunet,
+            safety_checker=None,
+            scheduler=DDIMScheduler(**scheduler),
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
         ours.progress = False
         theirs.set_progress_bar_config(disable=True)
         emb = randn(2, 77, config["cross_attention_dim"], seed=1).to(args.device, fp16)  # [negative, prompt]
         latents = randn(1, 4, s, s, seed=2).to(args.device, fp16)
         for compiled in [c for c, key in ((False, "gpu"), (True, "compile")) if key in want]:
             ours.unet = torch.compile(unet) if compiled else unet
-            row = compare(f"{label}, {str(fp16)[6:]}, {steps} steps CFG batch 2 + VAE decode" + (", pare compiled" * compiled),
-                          lambda: ours.vae_decode(ours.denoise(latents, emb, steps, 7.5)),
-                          lambda: theirs(prompt_embeds=emb[1:], negative_prompt_embeds=emb[:1], latents=latents,
-                                         num_inference_steps=steps, guidance_scale=7.5, height=8 * s, width=8 * s).images,
-                          args)
-            row["note"] = f"it/s, decode included: pare {steps / row['pare']:.1f}, diffusers {steps / row['diffusers']:.1f}"
+            row = compare(
+                f"{label}, {str(fp16)[6:]}, {steps} steps CFG batch 2 + VAE decode" + (", pare compiled" * compiled),
+                lambda: ours.vae_decode(ours.denoise(latents, emb, steps, 7.5)),
+                lambda: (
+                    theirs(
+                        prompt_embeds=emb[1:],
+                        negative_prompt_embeds=emb[:1],
+                        latents=latents,
+                        num_inference_steps=steps,
+                        guidance_scale=7.5,
+                        height=8 * s,
+                        width=8 * s,
+                    ).images
+                ),
+                args,
+            )
+            row["note"] = (
+                f"it/s, decode included: pare {steps / row['pare']:.1f}, diffusers {steps / row['diffusers']:.1f}"
+            )
             if compiled:
                 row["note"] += f"; torch.compile took {row['warmup'] - row['pare']:.0f} s (not timed)"
             yield row
@@ -234,17 +345,25 @@ def gpu_rows(args, want):
 
 def table(rows):
     t = lambda x: f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"  # noqa: E731
-    lines = ["| row | pare | diffusers | pare / diffusers | pare peak MiB | diffusers peak MiB | max abs diff | note |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    lines += [f"| {r['name']} | {t(r['pare'])} | {t(r['diffusers'])} | {r['pare'] / r['diffusers']:.2f} | {r['mem'][0]:.0f} | "
-              f"{r['mem'][1]:.0f} | {'-' if r['diff'] is None else format(r['diff'], '.2g')} | {r['note']} |" for r in rows]
+    lines = [
+        "| row | pare | diffusers | pare / diffusers | pare peak MiB | diffusers peak MiB | max abs diff | note |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| {r['name']} | {t(r['pare'])} | {t(r['diffusers'])} | {r['pare'] / r['diffusers']:.2f} | {r['mem'][0]:.0f} | "
+        f"{r['mem'][1]:.0f} | {'-' if r['diff'] is None else format(r['diff'], '.2g')} | {r['note']} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
 def write_section(path, title, body):
     """Replace the section `## title` of the markdown file (or add it); other devices' sections stay."""
-    old = Path(path).read_text() if Path(path).exists() else \
-        "# Benchmarks: pare vs diffusers\n\nWritten by `bench/bench.py` (`make bench`); one section per device.\n\n"
+    old = (
+        Path(path).read_text()
+        if Path(path).exists()
+        else "# Benchmarks: pare vs diffusers\n\nWritten by `bench/bench.py` (`make bench`); one section per device.\n\n"
+    )
     head, *sections = re.split(r"(?m)^(?=## )", old)
     sections = {s.splitlines()[0]: s.rstrip() + "\n\n" for s in sections}
     sections[f"## {title}"] = f"## {title}\n\n{body.rstrip()}\n\n"
@@ -283,14 +402,18 @@ def main():
     except Exception:  # run from a checkout that was never pip-installed
         pare_version = "(working tree)"
     env = "".join(f"{k}={os.environ[k]} " for k in ("OMP_NUM_THREADS",) if k in os.environ)
-    body = "\n".join([
-        f"- machine: {cpu}, {os.cpu_count()} cores" + (f", GPU {gpu}" if gpu else ""),
-        f"- torch {torch.__version__}, pare {pare_version}, diffusers {diffusers.__version__}, transformers {transformers.__version__}",
-        f"- {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; torch CPU threads: {torch.get_num_threads()}",
-        f"- command: `{env}python {' '.join(sys.argv)}`; median of {args.repeats} interleaved calls after a warm-up of each",
-        "- peak MiB: what one call adds above what is resident (CPU: peak RSS, VmHWM, large blocks mmapped; "
-        "GPU: torch.cuda.max_memory_allocated above the weights); the load row: CPU RAM",
-        "", table(rows)])
+    body = "\n".join(
+        [
+            f"- machine: {cpu}, {os.cpu_count()} cores" + (f", GPU {gpu}" if gpu else ""),
+            f"- torch {torch.__version__}, pare {pare_version}, diffusers {diffusers.__version__}, transformers {transformers.__version__}",
+            f"- {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; torch CPU threads: {torch.get_num_threads()}",
+            f"- command: `{env}python {' '.join(sys.argv)}`; median of {args.repeats} interleaved calls after a warm-up of each",
+            "- peak MiB: what one call adds above what is resident (CPU: peak RSS, VmHWM, large blocks mmapped; "
+            "GPU: torch.cuda.max_memory_allocated above the weights); the load row: CPU RAM",
+            "",
+            table(rows),
+        ]
+    )
     print(body)
     if out:
         write_section(out, (f"GPU: {gpu}" if gpu else "CPU") + (" (quick)" if args.quick else ""), body)

@@ -8,6 +8,7 @@ Lines pip cannot take as constraints are left out and listed in the header: dire
 (`name @ URL`) and the CUDA builds of torch and its kin (`+cu128`), which CI replaces with the
 torch 2.13.0 CPU wheel.
 """
+
 import re
 import subprocess
 import sys
@@ -36,13 +37,15 @@ def constraints(repo):
             dropped.append(f"{line.strip()}  ({CONFLICTS[name]})")
         else:
             (dropped if " @ " in line or re.search(r"==[^ ]*\+cu\d+", line) else kept).append(line.strip())
-    header = [f"# Colab's GPU runtime: {URL}/blob/{commit}/pip-freeze.gpu.txt",
-              f"# commit {commit} ({date}). Regenerate with `make colab-constraints`; do not edit by hand.",
-              "# .ci/run's Colab step installs pare's dependencies and the notebook tools under these",
-              f"# constraints, on Python 3.11 (Colab has {python}; CI's torch wheel exists for 3.11 only), with",
-              "# torch 2.13.0 (CPU) in place of Colab's CUDA build.",
-              "# Left out (pip takes no direct references or local CUDA builds as constraints, and CI's torch",
-              "# needs a newer setuptools):"]
+    header = [
+        f"# Colab's GPU runtime: {URL}/blob/{commit}/pip-freeze.gpu.txt",
+        f"# commit {commit} ({date}). Regenerate with `make colab-constraints`; do not edit by hand.",
+        "# .ci/run's Colab step installs pare's dependencies and the notebook tools under these",
+        f"# constraints, on Python 3.11 (Colab has {python}; CI's torch wheel exists for 3.11 only), with",
+        "# torch 2.13.0 (CPU) in place of Colab's CUDA build.",
+        "# Left out (pip takes no direct references or local CUDA builds as constraints, and CI's torch",
+        "# needs a newer setuptools):",
+    ]
     header += [f"#   {line}" for line in dropped]
     return "\n".join(header + kept) + "\n"
 

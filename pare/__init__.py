@@ -1,15 +1,28 @@
 """pare: Stable Diffusion from scratch, in files you can read top to bottom.
 
-    pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL)   # or a Hub repo id, or a folder
-    image = pipe("a cat", generator=0)[0]
+pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL)   # or a Hub repo id, or a folder
+image = pipe("a cat", generator=0)[0]
 """
+
+from . import prompts  # noqa: F401  (pare.prompts.for_model: the notebooks' prompts)
 from .clip import CLIP
 from .ddim import DDIM
 from .flow import FlowMatchEuler
-from . import prompts  # noqa: F401  (pare.prompts.for_model: the notebooks' prompts)
 from .pipeline import HUB_MODEL, TINY_MODEL, TINY_MODEL_FLOW, TINY_MODEL_SD1, Pipeline, Step, default_model
 from .unet import UNet
 from .vae import VAE
 
-__all__ = ["CLIP", "DDIM", "FlowMatchEuler", "HUB_MODEL", "Pipeline", "Step", "TINY_MODEL", "TINY_MODEL_FLOW",
-           "TINY_MODEL_SD1", "UNet", "VAE", "default_model"]
+__all__ = [
+    "CLIP",
+    "DDIM",
+    "FlowMatchEuler",
+    "HUB_MODEL",
+    "Pipeline",
+    "Step",
+    "TINY_MODEL",
+    "TINY_MODEL_FLOW",
+    "TINY_MODEL_SD1",
+    "UNet",
+    "VAE",
+    "default_model",
+]

@@ -4,6 +4,7 @@ Attribute names are the keys in diffusers' weight files (`norm1`, `conv1`, `to_q
 weights load without renaming. Shapes: B batch, C channels, H x W pixels of a feature map,
 N = H*W positions, M context tokens (77 for a CLIP prompt).
 """
+
 import torch.nn.functional as F
 from torch import nn
 

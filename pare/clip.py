@@ -3,6 +3,7 @@ transformers. The tokenizer cuts the prompt into byte-pair pieces and maps each 
 adds a start and an end token and pads to 77; the text encoder turns the 77 ids into 77
 vectors, each aware of the whole prompt. Those vectors are what the UNet attends to.
 """
+
 import warnings
 
 import torch
@@ -32,10 +33,13 @@ class CLIP:
         hf_logging.disable_progress_bar()  # a bar for loading 36 tensors is noise in a notebook
         try:
             text_encoder, info = CLIPTextModel.from_pretrained(
-                folder / "text_encoder", **{DTYPE: dtype}, variant=variant, output_loading_info=True)
+                folder / "text_encoder", **{DTYPE: dtype}, variant=variant, output_loading_info=True
+            )
         except (OSError, ValueError, RuntimeError, SafetensorError) as e:
-            raise ValueError(f"Could not load the text encoder's weights {weights}: {e}. The file may "
-                             "be truncated: delete it and download it again.") from e
+            raise ValueError(
+                f"Could not load the text encoder's weights {weights}: {e}. The file may "
+                "be truncated: delete it and download it again."
+            ) from e
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
@@ -60,15 +64,19 @@ class CLIP:
         """A list of prompts -> token ids [B, 77]: <start>, the pieces, <end>, then padding
         (<end> again for SD 1, '!' for SD 2). Longer prompts are cut, with a warning."""
         prompts = self.as_list(prompts)
-        ids = self.tokenizer(prompts, padding="max_length", max_length=self.max_length,
-                             truncation=True, return_tensors="pt").input_ids
+        ids = self.tokenizer(
+            prompts, padding="max_length", max_length=self.max_length, truncation=True, return_tensors="pt"
+        ).input_ids
         for prompt in prompts:
             # Untruncated, to say what was cut; verbose=False: no alarm of transformers' own about its length.
             every = self.tokenizer(prompt, add_special_tokens=False, verbose=False).input_ids
             if len(every) > self.max_length - 2:
-                cut = self.tokenizer.decode(every[self.max_length - 2:])
-                warnings.warn(f"The prompt is longer than CLIP's {self.max_length} tokens; this part was cut "
-                              f"off and is ignored: {cut!r}", stacklevel=2)
+                cut = self.tokenizer.decode(every[self.max_length - 2 :])
+                warnings.warn(
+                    f"The prompt is longer than CLIP's {self.max_length} tokens; this part was cut "
+                    f"off and is ignored: {cut!r}",
+                    stacklevel=2,
+                )
         return ids
 
     @torch.no_grad()

@@ -13,6 +13,7 @@ lower noise level of the previous timestep (Song et al. eq. 12):
 
 With eta = 0 (sigma = 0) the walk is deterministic: the same latent gives the same picture.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +36,14 @@ class DDIMConfig:  # the fields of diffusers' scheduler_config.json that pare re
     clip_sample_range: float = 1.0
 
 
-SUPPORTED = {"beta_schedule": ["linear", "scaled_linear"], "prediction_type": ["epsilon", "v_prediction", "sample"],
-             "timestep_spacing": ["leading", "trailing", "linspace"], "trained_betas": [None],
-             "thresholding": [False], "rescale_betas_zero_snr": [False]}
+SUPPORTED = {
+    "beta_schedule": ["linear", "scaled_linear"],
+    "prediction_type": ["epsilon", "v_prediction", "sample"],
+    "timestep_spacing": ["leading", "trailing", "linspace"],
+    "trained_betas": [None],
+    "thresholding": [False],
+    "rescale_betas_zero_snr": [False],
+}
 
 
 class DDIM:
@@ -47,7 +53,7 @@ class DDIM:
         if c.beta_schedule == "linear":  # Ho et al. 2020
             self.betas = torch.linspace(c.beta_start, c.beta_end, T, dtype=torch.float32)
         else:  # "scaled_linear", Stable Diffusion's: linear in sqrt(beta)
-            self.betas = torch.linspace(c.beta_start ** 0.5, c.beta_end ** 0.5, T, dtype=torch.float32) ** 2
+            self.betas = torch.linspace(c.beta_start**0.5, c.beta_end**0.5, T, dtype=torch.float32) ** 2
         self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)  # abar_t
         # abar "before the first step": 1 (all signal) or, as some models were trained, abar_0.
         self.final_alpha_cumprod = torch.tensor(1.0) if c.set_alpha_to_one else self.alphas_cumprod[0]
@@ -86,13 +92,13 @@ class DDIM:
         kind = self.config.prediction_type
         if kind == "epsilon":
             eps = model_output
-            x0 = (sample - b ** 0.5 * eps) / a ** 0.5
+            x0 = (sample - b**0.5 * eps) / a**0.5
         elif kind == "v_prediction":  # v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022, sec. 4)
-            x0 = a ** 0.5 * sample - b ** 0.5 * model_output
-            eps = a ** 0.5 * model_output + b ** 0.5 * sample
+            x0 = a**0.5 * sample - b**0.5 * model_output
+            eps = a**0.5 * model_output + b**0.5 * sample
         else:  # "sample": the model predicts x_0 itself
             x0 = model_output
-            eps = (sample - a ** 0.5 * x0) / b ** 0.5
+            eps = (sample - a**0.5 * x0) / b**0.5
         return x0, eps
 
     def step(self, model_output, timestep, sample, eta=0.0, generator=None):
@@ -105,12 +111,14 @@ class DDIM:
             x0 = x0.clamp(-self.config.clip_sample_range, self.config.clip_sample_range)
         # Song et al. eq. 16: eta = 1 is DDPM's noise level, eta = 0 adds no noise.
         sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
-        x_prev = a_prev ** 0.5 * x0 + (1 - a_prev - sigma ** 2) ** 0.5 * eps  # eq. 12
+        x_prev = a_prev**0.5 * x0 + (1 - a_prev - sigma**2) ** 0.5 * eps  # eq. 12
         if eta > 0:
-            x_prev = x_prev + sigma * torch.randn(sample.shape, generator=generator, dtype=sample.dtype).to(sample.device)
+            x_prev = x_prev + sigma * torch.randn(sample.shape, generator=generator, dtype=sample.dtype).to(
+                sample.device
+            )
         return x_prev, x0
 
     def add_noise(self, x0, noise, timestep):
         """The forward process q(x_t | x_0): jump straight to step t (Ho et al. eq. 4)."""
         a = self.alphas_cumprod[int(timestep)]
-        return a ** 0.5 * x0 + (1 - a) ** 0.5 * noise
+        return a**0.5 * x0 + (1 - a) ** 0.5 * noise

@@ -7,6 +7,7 @@ sampling solves dx/dsigma = v from sigma = 1 down to 0, one Euler step per model
     x_sigma = (1 - sigma) * x_0 + sigma * eps           v = d x_sigma / d sigma = eps - x_0
     x_next  = x + (sigma_next - sigma) * v
 """
+
 # If the paths were straight, one step would be exact. They are not quite: the model learns the average
 # direction over every picture a noisy latent could become, which is why samplers still take 10-50.
 # SD 3 shifts the noise levels towards the noisy end (`shifted`); Flux shifts by the image size (`mu`).
@@ -30,9 +31,16 @@ class FlowMatchConfig:  # the fields of diffusers' FlowMatchEulerDiscreteSchedul
     prediction_type: str = "flow_prediction"  # not a diffusers field (always v = eps - x_0); diffusers' name for it
 
 
-SUPPORTED = {"prediction_type": ["flow_prediction"], "time_shift_type": ["exponential"], "invert_sigmas": [False],
-             "shift_terminal": [None], "use_karras_sigmas": [False], "use_exponential_sigmas": [False],
-             "use_beta_sigmas": [False], "stochastic_sampling": [False]}
+SUPPORTED = {
+    "prediction_type": ["flow_prediction"],
+    "time_shift_type": ["exponential"],
+    "invert_sigmas": [False],
+    "shift_terminal": [None],
+    "use_karras_sigmas": [False],
+    "use_exponential_sigmas": [False],
+    "use_beta_sigmas": [False],
+    "stochastic_sampling": [False],
+}
 
 
 def shifted(sigma, shift):  # SD 3's timestep shift; 0 and 1 stay put

@@ -5,21 +5,25 @@ subfolder per part: `unet/`, `vae/`, `text_encoder/`, `tokenizer/`, `scheduler/`
 `config.json` (its shape) and a `.safetensors` file (its numbers). Our modules are named exactly
 like the keys in those files, so loading is one `load_state_dict` with nothing to rename.
 """
+
 import json
 from dataclasses import fields
 from pathlib import Path
 
 import torch
-from torch import nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from torch import nn
 
 # The files of each part. Stable Diffusion repositories also hold multi-GB .ckpt and .bin
 # copies of the same weights, which we never download.
-_FILES = {"tokenizer": ["tokenizer/*"], "scheduler": ["scheduler/*.json"],
-          "text_encoder": ["text_encoder/config.json", "text_encoder/model{}.safetensors"],
-          "unet": ["unet/config.json", "unet/diffusion_pytorch_model{}.safetensors"],
-          "vae": ["vae/config.json", "vae/diffusion_pytorch_model{}.safetensors"]}
+_FILES = {
+    "tokenizer": ["tokenizer/*"],
+    "scheduler": ["scheduler/*.json"],
+    "text_encoder": ["text_encoder/config.json", "text_encoder/model{}.safetensors"],
+    "unet": ["unet/config.json", "unet/diffusion_pytorch_model{}.safetensors"],
+    "vae": ["vae/config.json", "vae/diffusion_pytorch_model{}.safetensors"],
+}
 
 
 def resolve(model, parts=tuple(_FILES), fp16=False):
@@ -28,14 +32,17 @@ def resolve(model, parts=tuple(_FILES), fp16=False):
     if Path(model).is_dir():
         return Path(model)
     if model.count("/") != 1 or model.startswith((".", "/", "~")):
-        raise FileNotFoundError(f"No model folder at {model!r}. Give an existing folder in "
-                                "diffusers layout, or a Hub repo id like 'owner/name'.")
+        raise FileNotFoundError(
+            f"No model folder at {model!r}. Give an existing folder in "
+            "diffusers layout, or a Hub repo id like 'owner/name'."
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     def download(variant):
         patterns = ["model_index.json"] + [f.format(variant) for p in parts for f in _FILES[p]]
         return Path(snapshot_download(model, allow_patterns=patterns))
+
     try:
         folder = download(".fp16" if fp16 else "")
         if not all(list((folder / p).glob("*.safetensors")) for p in parts if p not in ("tokenizer", "scheduler")):
@@ -45,10 +52,13 @@ def resolve(model, parts=tuple(_FILES), fp16=False):
         raise FileNotFoundError(
             f"Model {model!r} is not on disk and the Hub cannot be reached (offline, or "
             "HF_HUB_OFFLINE=1). Connect to the internet once, or pass a local folder "
-            "such as pare.TINY_MODEL.") from e
+            "such as pare.TINY_MODEL."
+        ) from e
     except HfHubHTTPError as e:
-        raise FileNotFoundError(f"Could not fetch {model!r} from the Hugging Face Hub: is the repo id "
-                                f"right, and public (or are you logged in)? ({e})") from e
+        raise FileNotFoundError(
+            f"Could not fetch {model!r} from the Hugging Face Hub: is the repo id "
+            f"right, and public (or are you logged in)? ({e})"
+        ) from e
 
 
 def config_fields(Config, config, supported):
@@ -57,8 +67,10 @@ def config_fields(Config, config, supported):
     for key, allowed in supported.items():
         value = config.get(key, allowed[0])
         if value not in allowed:
-            raise NotImplementedError(f"{config.get('_class_name', Config.__name__)} with {key}={value!r} "
-                                      f"is not supported by pare (supported: {allowed}).")
+            raise NotImplementedError(
+                f"{config.get('_class_name', Config.__name__)} with {key}={value!r} "
+                f"is not supported by pare (supported: {allowed})."
+            )
     return Config(**{f.name: config[f.name] for f in fields(Config) if f.name in config})
 
 
@@ -94,8 +106,10 @@ def weights_file(folder, dtype=torch.float32):
     full = [f for f in files if f not in fp16]
     pick = (fp16 if dtype == torch.float16 else []) + full + fp16
     if not pick:
-        raise FileNotFoundError(f"No .safetensors weights in {folder}. pare loads only safetensors "
-                                "(convert .bin/.ckpt files with diffusers first).")
+        raise FileNotFoundError(
+            f"No .safetensors weights in {folder}. pare loads only safetensors "
+            "(convert .bin/.ckpt files with diffusers first)."
+        )
     return pick[0]
 
 
@@ -106,20 +120,30 @@ def load_weights(module, folder, dtype=torch.float32):
     try:
         state = load_file(path)
     except (SafetensorError, OSError) as e:
-        raise ValueError(f"Broken weights file {path} ({e}). It is probably truncated: "
-                         "delete it and download it again.") from e
+        raise ValueError(
+            f"Broken weights file {path} ({e}). It is probably truncated: delete it and download it again."
+        ) from e
     expected = {k: v.shape for k, v in module.state_dict().items()}
     missing = sorted(expected.keys() - state.keys())
     unexpected = sorted(state.keys() - expected.keys())
-    wrong = sorted(f"{k} {tuple(state[k].shape)} != {tuple(s)}" for k, s in expected.items()
-                   if k in state and state[k].shape != s)
+    wrong = sorted(
+        f"{k} {tuple(state[k].shape)} != {tuple(s)}" for k, s in expected.items() if k in state and state[k].shape != s
+    )
     if missing or unexpected or wrong:
+
         def show(keys):
             return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        problems = [f"{what}: {show(keys)}" for what, keys in
-                    [("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)] if keys]
-        raise ValueError(f"Weights in {path} do not fit the model built from its config.json: "
-                         + "; ".join(problems) + ". Check that config.json and the weights belong together.")
+
+        problems = [
+            f"{what}: {show(keys)}"
+            for what, keys in [("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)]
+            if keys
+        ]
+        raise ValueError(
+            f"Weights in {path} do not fit the model built from its config.json: "
+            + "; ".join(problems)
+            + ". Check that config.json and the weights belong together."
+        )
     module.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=True, assign=True)
     return module.eval()
 
@@ -128,7 +152,8 @@ def pick_device(device=None, dtype=None):
     """cuda + fp16 when a GPU is there, else cpu + fp32; a clear error for a GPU that is not."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for, but torch sees no GPU. Use device='cpu' "
-                           "(or in Colab: Runtime > Change runtime type > GPU).")
+        raise RuntimeError(
+            "device='cuda' was asked for, but torch sees no GPU. Use device='cpu' "
+            "(or in Colab: Runtime > Change runtime type > GPU)."
+        )
     return device, dtype or (torch.float16 if device.type == "cuda" else torch.float32)
-

@@ -7,6 +7,7 @@
 3. denoise:       the UNet, guided by the prompt, and the scheduler (DDIM, or Euler for flow) walk x_T to x_0
 4. vae_decode:    the VAE's decoder turns x_0 into pixels
 """
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,17 +43,19 @@ def seeded(generator):
 @dataclass
 class Step:
     """What one denoising step saw and made; `denoise_steps` yields one per step."""
-    i: int                    # step number, 0 .. N-1
-    t: int | float            # the training timestep it stands for, T-1 .. 0 (flow: sigma * T, a float)
-    x_t: torch.Tensor         # the latent going in
+
+    i: int  # step number, 0 .. N-1
+    t: int | float  # the training timestep it stands for, T-1 .. 0 (flow: sigma * T, a float)
+    x_t: torch.Tensor  # the latent going in
     model_output: torch.Tensor  # the UNet's guided prediction (noise, or v)
-    pred_x0: torch.Tensor     # the scheduler's guess of the final latent, from this step alone
-    latents: torch.Tensor     # the latent coming out, x_{t-1}
+    pred_x0: torch.Tensor  # the scheduler's guess of the final latent, from this step alone
+    latents: torch.Tensor  # the latent coming out, x_{t-1}
 
 
 class Pipeline:
-    def __init__(self, clip: CLIP, unet: UNet, vae: VAE, scheduler: DDIM | FlowMatchEuler, device="cpu",
-                 dtype=torch.float32):
+    def __init__(
+        self, clip: CLIP, unet: UNet, vae: VAE, scheduler: DDIM | FlowMatchEuler, device="cpu", dtype=torch.float32
+    ):
         self.clip, self.unet, self.vae, self.scheduler = clip, unet, vae, scheduler
         self.device, self.dtype = torch.device(device), dtype
         self.progress = True  # a tqdm bar over the denoising steps
@@ -66,9 +69,14 @@ class Pipeline:
         read_config(folder, "model_index.json")
         clip = CLIP.from_pretrained(folder, dtype)
         clip.text_encoder.to(device)
-        return cls(clip, UNet.from_pretrained(folder, "unet", dtype).to(device),
-                   VAE.from_pretrained(folder, "vae", dtype).to(device),
-                   load_scheduler(folder), device, dtype)
+        return cls(
+            clip,
+            UNet.from_pretrained(folder, "unet", dtype).to(device),
+            VAE.from_pretrained(folder, "vae", dtype).to(device),
+            load_scheduler(folder),
+            device,
+            dtype,
+        )
 
     @property
     def vae_scale_factor(self):
@@ -81,7 +89,9 @@ class Pipeline:
         prompts, negatives = CLIP.as_list(prompt), CLIP.as_list(negative_prompt)
         if len(negatives) != len(prompts):
             if len(negatives) != 1:
-                raise ValueError(f"{len(prompts)} prompts but {len(negatives)} negative prompts: give one, or one each.")
+                raise ValueError(
+                    f"{len(prompts)} prompts but {len(negatives)} negative prompts: give one, or one each."
+                )
             negatives = negatives * len(prompts)
         return self.clip(negatives + prompts).to(self.dtype)
 
@@ -90,8 +100,10 @@ class Pipeline:
         f = self.vae_scale_factor
         width, height = width or self.unet.config.sample_size * f, height or self.unet.config.sample_size * f
         if width % f or height % f or width <= 0 or height <= 0:
-            raise ValueError(f"Width and height must be positive multiples of {f} (the VAE's downsampling "
-                             f"factor), got {width}x{height}. Try {max(f, width // f * f)}x{max(f, height // f * f)}.")
+            raise ValueError(
+                f"Width and height must be positive multiples of {f} (the VAE's downsampling "
+                f"factor), got {width}x{height}. Try {max(f, width // f * f)}x{max(f, height // f * f)}."
+            )
         return batch_size, self.unet.config.in_channels, height // f, width // f
 
     def get_latent(self, width=None, height=None, generator=None, batch_size=1):
@@ -120,7 +132,7 @@ class Pipeline:
         n = int(num_inference_steps * strength)
         if n < 1:
             raise ValueError(f"strength {strength} x {num_inference_steps} steps leaves no step to run: raise either.")
-        return self.scheduler.timesteps[num_inference_steps - n:]
+        return self.scheduler.timesteps[num_inference_steps - n :]
 
     @torch.no_grad()
     def denoise_steps(self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0):
@@ -154,8 +166,19 @@ class Pipeline:
         return [Image.fromarray(x) for x in (image * 255).round().astype(np.uint8)]
 
     # All four ------------------------------------------------------------------------------
-    def __call__(self, prompt, negative_prompt="", height=None, width=None, num_inference_steps=50,
-                 guidance_scale=7.5, generator=None, latents=None, image=None, strength=0.8):
+    def __call__(
+        self,
+        prompt,
+        negative_prompt="",
+        height=None,
+        width=None,
+        num_inference_steps=50,
+        guidance_scale=7.5,
+        generator=None,
+        latents=None,
+        image=None,
+        strength=0.8,
+    ):
         """Text (or text and an `image`, for image-to-image) -> a list of PIL images."""
         embeddings = self.encode_prompt(prompt, negative_prompt)
         batch = len(embeddings) // 2
@@ -165,22 +188,29 @@ class Pipeline:
             strength = 1.0
             if latents is None:
                 latents = self.get_latent(width, height, generator, batch)
-        return self.vae_decode(self.denoise(latents.to(self.device, self.dtype), embeddings,
-                                            num_inference_steps, guidance_scale, strength))
+        return self.vae_decode(
+            self.denoise(latents.to(self.device, self.dtype), embeddings, num_inference_steps, guidance_scale, strength)
+        )
 
 
 # The sampler for each scheduler class a model's scheduler_config.json may name. Models trained on
 # DDPM's noise schedule all sample with DDIM, whichever sampler their config picked (SD 1.5 names PNDM).
-SCHEDULERS = {"FlowMatchEulerDiscreteScheduler": FlowMatchEuler, **dict.fromkeys([
-    "DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "LMSDiscreteScheduler"], DDIM)}
+SCHEDULERS = {
+    "FlowMatchEulerDiscreteScheduler": FlowMatchEuler,
+    **dict.fromkeys(
+        ["DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "LMSDiscreteScheduler"], DDIM
+    ),
+}
 
 
 def load_scheduler(folder):  # picked by the `_class_name` in the model's scheduler/scheduler_config.json
     config = read_config(Path(folder) / "scheduler", "scheduler_config.json")
     if config.get("_class_name") not in SCHEDULERS:
-        raise NotImplementedError(f"pare has no sampler for {config.get('_class_name')!r} ({folder}/scheduler): set "
-                                  "its _class_name to 'DDIMScheduler' (a model trained on DDPM's noise schedule) "
-                                  "or 'FlowMatchEulerDiscreteScheduler' (a flow-matching model).")
+        raise NotImplementedError(
+            f"pare has no sampler for {config.get('_class_name')!r} ({folder}/scheduler): set "
+            "its _class_name to 'DDIMScheduler' (a model trained on DDPM's noise schedule) "
+            "or 'FlowMatchEulerDiscreteScheduler' (a flow-matching model)."
+        )
     return SCHEDULERS[config["_class_name"]](config)
 
 

@@ -5,6 +5,7 @@ background"); real Stable Diffusion (no world.json) gets the slides' prompts, at
 
     P = pare.prompts.for_model(pare.default_model());  pipe(P.prompt, width=P.size, height=P.size)
 """
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,19 @@ class Prompts:
 def for_model(model):
     """The prompts for `model`, a folder or a Hub repo id (as `pare.default_model()` gives)."""
     if not (path := Path(str(model)) / "world.json").is_file():
-        return Prompts(SLIDES, SLIDES.replace("the sea", "a forest").replace("ship", "deer"), ("sunrise", "sunset"),
-                       "ship", "ship", [SLIDES, "a photograph of an astronaut riding a horse",
-                                        "a red fox in the snow, watercolour", "a lighthouse on a cliff at night, oil painting"])
+        return Prompts(
+            SLIDES,
+            SLIDES.replace("the sea", "a forest").replace("ship", "deer"),
+            ("sunrise", "sunset"),
+            "ship",
+            "ship",
+            [
+                SLIDES,
+                "a photograph of an astronaut riding a horse",
+                "a red fox in the snow, watercolour",
+                "a lighthouse on a cliff at night, oil painting",
+            ],
+        )
     world = json.loads(path.read_text())
     objects, backgrounds, drawn_on = world["objects"], world["backgrounds"], world.get("drawn_on", {})
     # Pink and green: two backgrounds the shipped models follow well; their small text encoder
@@ -47,4 +58,6 @@ def for_model(model):
     main, second = [n for n in names if {bg, to} <= set(drawn_on.get(n, backgrounds))][:2]
     third, fourth = [n for n in names if n not in (main, second)][:2]
     grid = [on(main, bg), objects[second], on(third, drawn_on.get(third, [to])[-1]), objects[fourth]]
-    return Prompts(on(main, bg), on(second, bg), (bg, to), main.split()[-1], objects[main], grid, world.get("image_size"), world)
+    return Prompts(
+        on(main, bg), on(second, bg), (bg, to), main.split()[-1], objects[main], grid, world.get("image_size"), world
+    )

@@ -10,6 +10,7 @@ with each model's target: v (tiny-sd2, as SD 2), eps (tiny-sd1) or the flow velo
 then with offset noise; the other two start from it (as SD 2's 768-v model started from its eps
 one). Every stage checkpoints and resumes.   python -m pare.train out/train
 """
+
 import argparse
 import copy
 import json
@@ -34,34 +35,74 @@ from .vae import VAE
 MODELS = Path(__file__).parent / "models"
 # Three levels, two halvings: f = 4, 64x64x3 -> 16x16x4. f = 8 (SD's) reached only 19.7 dB here and
 # lost the objects' details; f = 4 kept them at 25 dB (shared/offline-model-notes.md).
-VAE_CONFIG = {"_class_name": "AutoencoderKL", "block_out_channels": [32, 64, 64], "layers_per_block": 1,
-              "down_block_types": ["DownEncoderBlock2D"] * 3, "up_block_types": ["UpDecoderBlock2D"] * 3,
-              "latent_channels": 4, "norm_num_groups": 8, "sample_size": 64, "scaling_factor": 1.0}
-TEXT_CONFIG = dict(vocab_size=49408, hidden_size=32, intermediate_size=128, num_hidden_layers=2,
-                   num_attention_heads=4, max_position_embeddings=77, hidden_act="quick_gelu",
-                   bos_token_id=49406, eos_token_id=49407)
-DDIM_CONFIG = {"_class_name": "DDIMScheduler", "num_train_timesteps": 1000, "beta_schedule": "scaled_linear",
-               "beta_start": 0.00085, "beta_end": 0.012, "clip_sample": False, "set_alpha_to_one": False,
-               "steps_offset": 1, "timestep_spacing": "leading"}
+VAE_CONFIG = {
+    "_class_name": "AutoencoderKL",
+    "block_out_channels": [32, 64, 64],
+    "layers_per_block": 1,
+    "down_block_types": ["DownEncoderBlock2D"] * 3,
+    "up_block_types": ["UpDecoderBlock2D"] * 3,
+    "latent_channels": 4,
+    "norm_num_groups": 8,
+    "sample_size": 64,
+    "scaling_factor": 1.0,
+}
+TEXT_CONFIG = dict(
+    vocab_size=49408,
+    hidden_size=32,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    max_position_embeddings=77,
+    hidden_act="quick_gelu",
+    bos_token_id=49406,
+    eos_token_id=49407,
+)
+DDIM_CONFIG = {
+    "_class_name": "DDIMScheduler",
+    "num_train_timesteps": 1000,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+}
 FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0}
 # name: (target, tokenizer to copy: SD 2's pads with "!", SD 1's with the end token)
-KINDS = {"tiny-sd2": ("v_prediction", "tiny-sd2"), "tiny-sd1": ("epsilon", "tiny-sd1"), "tiny-flow": ("flow_prediction", "tiny-sd2"),
-         "tiny-sd2-min-snr": ("v_prediction", "tiny-sd2"), "tiny-sd2-plain": ("v_prediction", "tiny-sd2")}  # the last two: tiny-sd2's first stages, not shipped
+KINDS = {
+    "tiny-sd2": ("v_prediction", "tiny-sd2"),
+    "tiny-sd1": ("epsilon", "tiny-sd1"),
+    "tiny-flow": ("flow_prediction", "tiny-sd2"),
+    "tiny-sd2-min-snr": ("v_prediction", "tiny-sd2"),
+    "tiny-sd2-plain": ("v_prediction", "tiny-sd2"),
+}  # the last two: tiny-sd2's first stages, not shipped
 SHIPPED = list(KINDS)[:3]
 OFFSET_NOISE = 0.1  # the std of the offset noise of every shipped model's last stage (training_loss)
 
 
-PARTS = [("text_encoder", "transformers", "CLIPTextModel"), ("tokenizer", "transformers", "CLIPTokenizer"),
-         ("unet", "diffusers", "UNet2DConditionModel"), ("vae", "diffusers", "AutoencoderKL")]
+PARTS = [
+    ("text_encoder", "transformers", "CLIPTextModel"),
+    ("tokenizer", "transformers", "CLIPTokenizer"),
+    ("unet", "diffusers", "UNet2DConditionModel"),
+    ("vae", "diffusers", "AutoencoderKL"),
+]
 
 
 def unet_config(sd1=False):
     """SD 2 style: a head count per level and Linear projections; SD 1 style: one count, 1x1 convs."""
-    return {"_class_name": "UNet2DConditionModel", "sample_size": 16, "block_out_channels": [48, 96, 96],
-            "layers_per_block": 1, "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
-            "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
-            "cross_attention_dim": TEXT_CONFIG["hidden_size"], "norm_num_groups": 16,
-            "attention_head_dim": 4 if sd1 else [2, 4, 4], "use_linear_projection": not sd1}
+    return {
+        "_class_name": "UNet2DConditionModel",
+        "sample_size": 16,
+        "block_out_channels": [48, 96, 96],
+        "layers_per_block": 1,
+        "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+        "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+        "cross_attention_dim": TEXT_CONFIG["hidden_size"],
+        "norm_num_groups": 16,
+        "attention_head_dim": 4 if sd1 else [2, 4, 4],
+        "use_linear_projection": not sd1,
+    }
 
 
 def scheduler_for(kind):
@@ -107,8 +148,16 @@ def fit(name, modules, loss_fn, steps, lr, out, ema=False, weight_decay=0.0, see
         losses.append(loss.item())
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
         if time.time() - saved > every or step == steps - 1:
-            torch.save({"modules": [m.state_dict() for m in modules + averages], "opt": opt.state_dict(),
-                        "sched": sched.state_dict(), "rng": g.get_state(), "losses": losses}, path)
+            torch.save(
+                {
+                    "modules": [m.state_dict() for m in modules + averages],
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "rng": g.get_state(),
+                    "losses": losses,
+                },
+                path,
+            )
             saved = time.time()
     return [m.cpu().eval() for m in (averages or modules)], losses
 
@@ -128,7 +177,8 @@ def train_vae(images, covers, out, steps=1800, batch=16, crop=32, lr=1e-3, devic
         weight = 1 + 3 * torch.from_numpy(covers[pick].astype("float32"))[:, None][window].to(device)
         posterior = vae.encode(x)
         error = vae.decode(posterior.sample(g)) - x
-        return (weight * (error.abs() + error ** 2)).mean() / weight.mean() + 1e-6 * posterior.kl().mean()
+        return (weight * (error.abs() + error**2)).mean() / weight.mean() + 1e-6 * posterior.kl().mean()
+
     (vae,), losses = fit("vae", [vae], loss_fn, steps, lr, out)
     return vae, losses
 
@@ -137,13 +187,15 @@ def train_vae(images, covers, out, steps=1800, batch=16, crop=32, lr=1e-3, devic
 def encode_all(vae, images, batch=500):
     """The latent distribution (mean, std) of every picture, computed once for stage 2."""
     w = vae.post_quant_conv.weight  # for the VAE's device and dtype
-    out = [vae.encode(to_model_input(images[i:i + batch]).to(w.device, w.dtype)) for i in range(0, len(images), batch)]
+    out = [
+        vae.encode(to_model_input(images[i : i + batch]).to(w.device, w.dtype)) for i in range(0, len(images), batch)
+    ]
     return torch.cat([p.mean for p in out]).float().cpu(), torch.cat([p.std for p in out]).float().cpu()
 
 
 def latent_std(mean, std):
     """The std of latents drawn from posteriors N(mean, std^2): spread of the means plus each draw's own."""
-    return torch.sqrt(mean.var() + (std ** 2).mean()).item()
+    return torch.sqrt(mean.var() + (std**2).mean()).item()
 
 
 def psnr(recon, images):
@@ -185,7 +237,19 @@ def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None, min_sn
     return (weight * ((pred - target) ** 2).mean(dim=(1, 2, 3))).mean()
 
 
-def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=True, offset_noise=0.0, lr=7e-4, batch=32, device="cpu"):
+def train_unet(
+    name,
+    latents,
+    captions,
+    out,
+    steps,
+    start_from=None,
+    min_snr=True,
+    offset_noise=0.0,
+    lr=7e-4,
+    batch=32,
+    device="cpu",
+):
     """Stage 2: a new UNet and text encoder (or `start_from`'s) learn `name`'s target together.
     10% of captions are dropped to "", so the model also learns the unconditioned prediction that
     classifier-free guidance needs."""
@@ -196,7 +260,12 @@ def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=Tru
     if start_from:
         # SD 1's 1x1 conv projections hold the same numbers as SD 2's Linear ones: [C, C] <-> [C, C, 1, 1].
         shapes = {k: v.shape for k, v in unet.state_dict().items()}
-        unet.load_state_dict({k: v.reshape(shapes[k]) for k, v in load_file(Path(start_from) / "unet" / "diffusion_pytorch_model.safetensors").items()})
+        unet.load_state_dict(
+            {
+                k: v.reshape(shapes[k])
+                for k, v in load_file(Path(start_from) / "unet" / "diffusion_pytorch_model.safetensors").items()
+            }
+        )
         text_encoder.load_state_dict(load_text_encoder(Path(start_from) / "text_encoder"))
     tokenizer = CLIPTokenizer.from_pretrained(MODELS / tokenizer_from / "tokenizer")
     ids = tokenizer(captions + [""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)
@@ -206,7 +275,17 @@ def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=Tru
         pick = torch.randint(0, len(captions), (batch,), generator=g)
         x0 = (mean[pick] + std[pick] * torch.randn(mean[pick].shape, generator=g)).to(device)  # a sample of q(z | x)
         drop = torch.rand(batch, generator=g) < 0.1
-        return training_loss(unet, text_encoder, scheduler, x0, ids[torch.where(drop, len(captions), pick).to(device)], g, min_snr, offset_noise)
+        return training_loss(
+            unet,
+            text_encoder,
+            scheduler,
+            x0,
+            ids[torch.where(drop, len(captions), pick).to(device)],
+            g,
+            min_snr,
+            offset_noise,
+        )
+
     (unet, text_encoder), losses = fit(name, [unet, text_encoder], loss_fn, steps, lr, out, ema=True, weight_decay=1e-2)
     return unet, text_encoder, losses
 
@@ -214,7 +293,10 @@ def train_unet(name, latents, captions, out, steps, start_from=None, min_snr=Tru
 def save_weights(folder, model):
     """One part's weights, named as diffusers names them, in fp16 (half the size, and plenty here)."""
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.half().contiguous() for k, v in model.state_dict().items()}, folder / "diffusion_pytorch_model.safetensors")
+    save_file(
+        {k: v.half().contiguous() for k, v in model.state_dict().items()},
+        folder / "diffusion_pytorch_model.safetensors",
+    )
 
 
 def save_text_encoder(text_encoder, folder, dtype=torch.float16):
@@ -222,8 +304,10 @@ def save_text_encoder(text_encoder, folder, dtype=torch.float16):
     ones), and a config saying float32 (diffusers loads it in that dtype, beside an fp32 UNet)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k if k.startswith("text_model.") else f"text_model.{k}": v.to(dtype).contiguous()
-             for k, v in text_encoder.state_dict().items()}
+    state = {
+        k if k.startswith("text_model.") else f"text_model.{k}": v.to(dtype).contiguous()
+        for k, v in text_encoder.state_dict().items()
+    }
     save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
     text_encoder.config.save_pretrained(folder)
     config = json.loads((folder / "config.json").read_text())
@@ -248,11 +332,20 @@ def save(folder, name, unet, text_encoder, vae, vae_config):
         shutil.copytree(MODELS / tokenizer_from / "tokenizer", folder / "tokenizer", dirs_exist_ok=True)
     scheduler = FLOW_CONFIG if kind == "flow_prediction" else {**DDIM_CONFIG, "prediction_type": kind}
     (folder / "scheduler").mkdir(exist_ok=True)
-    configs = {"vae/config.json": vae_config, "unet/config.json": unet_config(sd1=kind == "epsilon"),
-               "scheduler/scheduler_config.json": scheduler, "world.json": world.world(),
-               "model_index.json": {"_class_name": "StableDiffusionPipeline", "requires_safety_checker": False,
-                                    "feature_extractor": [None, None], "safety_checker": [None, None],
-                                    **{part: [lib, cls] for part, lib, cls in PARTS}, "scheduler": ["diffusers", scheduler["_class_name"]]}}
+    configs = {
+        "vae/config.json": vae_config,
+        "unet/config.json": unet_config(sd1=kind == "epsilon"),
+        "scheduler/scheduler_config.json": scheduler,
+        "world.json": world.world(),
+        "model_index.json": {
+            "_class_name": "StableDiffusionPipeline",
+            "requires_safety_checker": False,
+            "feature_extractor": [None, None],
+            "safety_checker": [None, None],
+            **{part: [lib, cls] for part, lib, cls in PARTS},
+            "scheduler": ["diffusers", scheduler["_class_name"]],
+        },
+    }
     for path, config in configs.items():
         (folder / path).write_text(json.dumps(config, indent=1, ensure_ascii=False) + "\n")
 
@@ -267,20 +360,42 @@ def stage2(name, latents, captions, out, steps, start_from, threads, device, min
     """Train one UNet and save its model folder as out/<name>/; in its own process when several run at once."""
     torch.set_num_threads(threads)
     start = time.time()
-    unet, text_encoder, losses = train_unet(name, latents, captions, out, steps, start_from, min_snr, offset_noise, lr, device=device)
-    save(Path(out) / name, name, unet, text_encoder, load_vae(out), json.loads((Path(out) / "vae_config.json").read_text()))
-    log = {"target": KINDS[name][0], "start_from": start_from and Path(start_from).name, "unet_steps": steps, "min_snr": min_snr, "offset_noise": offset_noise, "lr": lr,
-           "minutes_this_run": round((time.time() - start) / 60, 1),
-           "loss_every_100_steps": [round(sum(losses[i:i + 100]) / len(losses[i:i + 100]), 4) for i in range(0, steps, 100)]}
+    unet, text_encoder, losses = train_unet(
+        name, latents, captions, out, steps, start_from, min_snr, offset_noise, lr, device=device
+    )
+    save(
+        Path(out) / name,
+        name,
+        unet,
+        text_encoder,
+        load_vae(out),
+        json.loads((Path(out) / "vae_config.json").read_text()),
+    )
+    log = {
+        "target": KINDS[name][0],
+        "start_from": start_from and Path(start_from).name,
+        "unet_steps": steps,
+        "min_snr": min_snr,
+        "offset_noise": offset_noise,
+        "lr": lr,
+        "minutes_this_run": round((time.time() - start) / 60, 1),
+        "loss_every_100_steps": [
+            round(sum(losses[i : i + 100]) / len(losses[i : i + 100]), 4) for i in range(0, steps, 100)
+        ],
+    }
     (Path(out) / f"{name}.json").write_text(json.dumps(log, indent=1) + "\n")
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Train the offline models (tiny-sd2, tiny-sd1, tiny-flow) from scratch.")
+    parser = argparse.ArgumentParser(
+        description="Train the offline models (tiny-sd2, tiny-sd1, tiny-flow) from scratch."
+    )
     parser.add_argument("out", nargs="?", default="out/train", help="work folder: checkpoints, then the model folders")
     parser.add_argument("--images", type=int, default=16_000)
     parser.add_argument("--vae-steps", type=int, default=1800)
-    parser.add_argument("--unet-steps", type=int, default=6000, help="the v-model's, from scratch, with min-SNR weights")
+    parser.add_argument(
+        "--unet-steps", type=int, default=6000, help="the v-model's, from scratch, with min-SNR weights"
+    )
     parser.add_argument("--plain-steps", type=int, default=600, help="the v-model's next, without them")
     parser.add_argument("--offset-steps", type=int, default=600, help="the v-model's last, with offset noise")
     parser.add_argument("--finetune-steps", type=int, default=500, help="the eps and flow models', from the v-model")
@@ -295,13 +410,17 @@ def main():
         save_file(vae.state_dict(), out / "vae.safetensors")
     vae = load_vae(out)
     if not (out / "latents.safetensors").exists():  # minutes on a CPU: once
-        save_file({k: v.contiguous() for k, v in zip(("mean", "std"), encode_all(vae, images))}, out / "latents.safetensors")
+        save_file(
+            {k: v.contiguous() for k, v in zip(("mean", "std"), encode_all(vae, images))}, out / "latents.safetensors"
+        )
     mean, std = (load_file(out / "latents.safetensors")[k] for k in ("mean", "std"))
     # Scale the latents to unit variance, as SD's 0.18215 does for its VAE (Rombach et al. sec. 4.3.2).
     scaling = 1 / latent_std(mean, std)
     with torch.no_grad():
         vae_psnr = psnr(vae.decode(mean[:500]), images[:500])
-    (out / "vae_config.json").write_text(json.dumps({**VAE_CONFIG, "scaling_factor": round(scaling, 5)}, indent=1) + "\n")
+    (out / "vae_config.json").write_text(
+        json.dumps({**VAE_CONFIG, "scaling_factor": round(scaling, 5)}, indent=1) + "\n"
+    )
     print(f"VAE: PSNR {vae_psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}")
     latents = (mean * scaling, std * scaling)
     # The v-model alone, on every core. Min-SNR weights learn the objects fast, but they all but drop
@@ -309,23 +428,48 @@ def main():
     # then SD 2's plain v loss ("SNR+1") gives those steps their weight back, and so do the fine-tunes.
     # Last, offset noise stops the model taking the background's colour from the seed (training_loss).
     for name, steps, start_from, min_snr, offset_noise, lr in (
-            ("tiny-sd2-min-snr", args.unet_steps, None, True, 0.0, 7e-4),
-            ("tiny-sd2-plain", args.plain_steps, str(out / "tiny-sd2-min-snr"), False, 0.0, 3e-4),
-            ("tiny-sd2", args.offset_steps, str(out / "tiny-sd2-plain"), False, OFFSET_NOISE, 3e-4)):
+        ("tiny-sd2-min-snr", args.unet_steps, None, True, 0.0, 7e-4),
+        ("tiny-sd2-plain", args.plain_steps, str(out / "tiny-sd2-min-snr"), False, 0.0, 3e-4),
+        ("tiny-sd2", args.offset_steps, str(out / "tiny-sd2-plain"), False, OFFSET_NOISE, 3e-4),
+    ):
         if not (out / f"{name}.json").exists():
-            stage2(name, latents, captions, out, steps, start_from, os.cpu_count(), args.device, min_snr, offset_noise, lr)
+            stage2(
+                name, latents, captions, out, steps, start_from, os.cpu_count(), args.device, min_snr, offset_noise, lr
+            )
     ctx = torch.multiprocessing.get_context("spawn")  # one thread per process: two on a busy core ran 50-100x slower
-    jobs = [ctx.Process(target=stage2, args=(name, latents, captions, out, args.finetune_steps, str(out / "tiny-sd2"), 1, args.device, False, OFFSET_NOISE))
-            for name in SHIPPED[1:] if not (out / f"{name}.json").exists()]
+    jobs = [
+        ctx.Process(
+            target=stage2,
+            args=(
+                name,
+                latents,
+                captions,
+                out,
+                args.finetune_steps,
+                str(out / "tiny-sd2"),
+                1,
+                args.device,
+                False,
+                OFFSET_NOISE,
+            ),
+        )
+        for name in SHIPPED[1:]
+        if not (out / f"{name}.json").exists()
+    ]
     for job in jobs:
         job.start()
     for job in jobs:
         job.join()
         assert job.exitcode == 0, "a training process failed"
-    log = {"device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu", "images": args.images,
-           "vae_steps": args.vae_steps, "vae_psnr_db": round(vae_psnr, 2), "scaling_factor": round(scaling, 5),
-           **{name: json.loads((out / f"{name}.json").read_text()) for name in KINDS},
-           "minutes_last_run": round((time.time() - start) / 60, 1)}
+    log = {
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+        "images": args.images,
+        "vae_steps": args.vae_steps,
+        "vae_psnr_db": round(vae_psnr, 2),
+        "scaling_factor": round(scaling, 5),
+        **{name: json.loads((out / f"{name}.json").read_text()) for name in KINDS},
+        "minutes_last_run": round((time.time() - start) / 60, 1),
+    }
     (out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
     print(json.dumps(log, indent=1))
     if args.install:

@@ -14,6 +14,7 @@ positive prompt):
     up_blocks[0-3]   -> 1280@16 -> 1280@32 -> 640@64 -> 320@64
     conv_out         -> [2, 4, 64, 64]
 """
+
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -47,11 +48,20 @@ class UNetConfig:  # the fields of diffusers' unet/config.json that pare reads
     transformer_layers_per_block: int = 1
 
 
-SUPPORTED = {"mid_block_type": ["UNetMidBlock2DCrossAttn"], "act_fn": ["silu"], "class_embed_type": [None],
-             "addition_embed_type": [None], "time_embedding_type": ["positional"],
-             "resnet_time_scale_shift": ["default"], "center_input_sample": [False],
-             "only_cross_attention": [False], "dual_cross_attention": [False], "encoder_hid_dim": [None],
-             "mid_block_scale_factor": [1], "downsample_padding": [1]}
+SUPPORTED = {
+    "mid_block_type": ["UNetMidBlock2DCrossAttn"],
+    "act_fn": ["silu"],
+    "class_embed_type": [None],
+    "addition_embed_type": [None],
+    "time_embedding_type": ["positional"],
+    "resnet_time_scale_shift": ["default"],
+    "center_input_sample": [False],
+    "only_cross_attention": [False],
+    "dual_cross_attention": [False],
+    "encoder_hid_dim": [None],
+    "mid_block_scale_factor": [1],
+    "downsample_padding": [1],
+}
 BLOCKS = {"CrossAttnDownBlock2D": True, "DownBlock2D": False, "CrossAttnUpBlock2D": True, "UpBlock2D": False}
 
 
@@ -128,7 +138,8 @@ class Transformer2DModel(nn.Module):
         self.proj_in = proj(channels, channels)
         self.transformer_blocks = nn.ModuleList(
             BasicTransformerBlock(channels, heads, c.cross_attention_dim, c.upcast_attention)
-            for _ in range(c.transformer_layers_per_block))
+            for _ in range(c.transformer_layers_per_block)
+        )
         self.proj_out = proj(channels, channels)
 
     def forward(self, x, context):  # [B, C, H, W] -> [B, C, H, W]
@@ -161,8 +172,9 @@ class DownBlock(nn.Module):
     def __init__(self, in_ch, out_ch, temb_ch, heads, cross, downsample, c: UNetConfig):
         super().__init__()
         n = c.layers_per_block
-        self.resnets = nn.ModuleList(ResnetBlock2D(in_ch if i == 0 else out_ch, out_ch, temb_ch,
-                                                   c.norm_num_groups, c.norm_eps) for i in range(n))
+        self.resnets = nn.ModuleList(
+            ResnetBlock2D(in_ch if i == 0 else out_ch, out_ch, temb_ch, c.norm_num_groups, c.norm_eps) for i in range(n)
+        )
         self.attentions = attentions(out_ch, heads, n, c, cross)
         self.downsamplers = nn.ModuleList([Downsample2D(out_ch)] if downsample else [])
 
@@ -186,7 +198,8 @@ class UpBlock(nn.Module):
         super().__init__()
         self.resnets = nn.ModuleList(
             ResnetBlock2D((prev_ch if i == 0 else out_ch) + skip, out_ch, temb_ch, c.norm_num_groups, c.norm_eps)
-            for i, skip in enumerate(skip_chs))
+            for i, skip in enumerate(skip_chs)
+        )
         self.attentions = attentions(out_ch, heads, len(skip_chs), c, cross)
         self.upsamplers = nn.ModuleList([Upsample2D(out_ch)] if upsample else [])
 
@@ -213,6 +226,7 @@ class UNetMidBlock2DCrossAttn(nn.Module):
 
 class UNet(Pretrained):
     """diffusers' UNet2DConditionModel, for the configs of Stable Diffusion 1.x and 2.x."""
+
     evaluations = Counter()  # latents through any UNet so far, by (h, w): what a notebook costs
 
     @classmethod
@@ -220,14 +234,19 @@ class UNet(Pretrained):
         """'N UNet evaluations: n1 at 96x96, ...'. One latent through the UNet once is one evaluation
         (a guided step of one picture is two), the unit of the README's time estimates."""
         sizes = sorted(cls.evaluations.items(), key=lambda item: -item[0][0] * item[0][1])
-        print(f"{sum(cls.evaluations.values())} UNet evaluations: " + (", ".join(f"{n} at {h}x{w}" for (h, w), n in sizes) or "none"))
+        print(
+            f"{sum(cls.evaluations.values())} UNet evaluations: "
+            + (", ".join(f"{n} at {h}x{w}" for (h, w), n in sizes) or "none")
+        )
 
     def __init__(self, config: dict):
         super().__init__()
         self.config = c = config_fields(UNetConfig, config, SUPPORTED)
         for t in c.down_block_types + c.up_block_types:
             if t not in BLOCKS:
-                raise NotImplementedError(f"UNet block type {t!r} is not supported by pare (supported: {list(BLOCKS)}).")
+                raise NotImplementedError(
+                    f"UNet block type {t!r} is not supported by pare (supported: {list(BLOCKS)})."
+                )
         if not isinstance(c.transformer_layers_per_block, int):
             raise NotImplementedError("pare supports one transformer_layers_per_block for all blocks (an int).")
         chs, levels = c.block_out_channels, len(c.block_out_channels)
@@ -241,10 +260,10 @@ class UNet(Pretrained):
         # Down: level i goes from chs[i-1] to chs[i] channels, then halves the size.
         self.down_blocks = nn.ModuleList(
             DownBlock(chs[max(i - 1, 0)], ch, temb_ch, heads[i], BLOCKS[t], i < levels - 1, c)
-            for i, (ch, t) in enumerate(zip(chs, c.down_block_types)))
+            for i, (ch, t) in enumerate(zip(chs, c.down_block_types))
+        )
         # The channels of the skips in the order they were saved: conv_in, then each block's.
-        skip_chs = [chs[0]] + [ch for i, ch in enumerate(chs)
-                               for _ in range(c.layers_per_block + (i < levels - 1))]
+        skip_chs = [chs[0]] + [ch for i, ch in enumerate(chs) for _ in range(c.layers_per_block + (i < levels - 1))]
         self.mid_block = UNetMidBlock2DCrossAttn(chs[-1], temb_ch, heads[-1], c)
         # Up: the mirror image; each block takes the last layers_per_block + 1 skips.
         self.up_blocks = nn.ModuleList()

@@ -8,6 +8,7 @@ Training samples from it (with a small KL penalty that keeps it near N(0, 1)); w
 the mean. The scaling factor in the config (0.18215 for SD) makes the latents' std about 1, as
 the diffusion model expects; `decode` takes latents without it, as diffusers' does.
 """
+
 from dataclasses import dataclass
 from itertools import chain
 
@@ -31,8 +32,13 @@ class VAEConfig:  # the fields of diffusers' vae/config.json that pare reads
     sample_size: int = 512
 
 
-SUPPORTED = {"act_fn": ["silu"], "shift_factor": [None], "use_quant_conv": [True],
-             "use_post_quant_conv": [True], "mid_block_add_attention": [True]}
+SUPPORTED = {
+    "act_fn": ["silu"],
+    "shift_factor": [None],
+    "use_quant_conv": [True],
+    "use_post_quant_conv": [True],
+    "mid_block_add_attention": [True],
+}
 
 
 class SelfAttention2D(Attention):
@@ -65,8 +71,9 @@ class Level(nn.Module):
 
     def __init__(self, in_ch, out_ch, n, groups, down=False, up=False):
         super().__init__()
-        self.resnets = nn.ModuleList(ResnetBlock2D(in_ch if i == 0 else out_ch, out_ch, groups=groups, eps=1e-6)
-                                     for i in range(n))
+        self.resnets = nn.ModuleList(
+            ResnetBlock2D(in_ch if i == 0 else out_ch, out_ch, groups=groups, eps=1e-6) for i in range(n)
+        )
         if down:
             self.downsamplers = nn.ModuleList([Downsample2D(out_ch, padding=0)])
         if up:
@@ -83,8 +90,9 @@ class Encoder(nn.Module):
         super().__init__()
         chs, g = c.block_out_channels, c.norm_num_groups
         self.conv_in = nn.Conv2d(c.in_channels, chs[0], 3, padding=1)
-        self.down_blocks = nn.ModuleList(Level(chs[max(i - 1, 0)], ch, c.layers_per_block, g, down=i < len(chs) - 1)
-                                         for i, ch in enumerate(chs))
+        self.down_blocks = nn.ModuleList(
+            Level(chs[max(i - 1, 0)], ch, c.layers_per_block, g, down=i < len(chs) - 1) for i, ch in enumerate(chs)
+        )
         self.mid_block = UNetMidBlock2D(chs[-1], g)
         self.conv_norm_out = nn.GroupNorm(g, chs[-1], eps=1e-6)
         self.conv_out = nn.Conv2d(chs[-1], 2 * c.latent_channels, 3, padding=1)  # mean and log-variance
@@ -102,8 +110,9 @@ class Decoder(nn.Module):
         chs, g = c.block_out_channels[::-1], c.norm_num_groups
         self.conv_in = nn.Conv2d(c.latent_channels, chs[0], 3, padding=1)
         self.mid_block = UNetMidBlock2D(chs[0], g)
-        self.up_blocks = nn.ModuleList(Level(chs[max(i - 1, 0)], ch, c.layers_per_block + 1, g, up=i < len(chs) - 1)
-                                       for i, ch in enumerate(chs))
+        self.up_blocks = nn.ModuleList(
+            Level(chs[max(i - 1, 0)], ch, c.layers_per_block + 1, g, up=i < len(chs) - 1) for i, ch in enumerate(chs)
+        )
         self.conv_norm_out = nn.GroupNorm(g, chs[-1], eps=1e-6)
         self.conv_out = nn.Conv2d(chs[-1], c.out_channels, 3, padding=1)
 
@@ -129,7 +138,7 @@ class DiagonalGaussian:
 
     def kl(self):
         """KL(q || N(0, 1)) summed over each latent: the VAE's regulariser."""
-        return 0.5 * (self.mean ** 2 + self.logvar.exp() - 1 - self.logvar).sum(dim=(1, 2, 3))
+        return 0.5 * (self.mean**2 + self.logvar.exp() - 1 - self.logvar).sum(dim=(1, 2, 3))
 
 
 class VAE(Pretrained):

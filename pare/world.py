@@ -6,6 +6,7 @@ six plain colours; the caption names it ("a cat"), and half the time the backgro
 ("a cat on a blue background"). score() reads the object and the background back off any
 picture, knowing nothing of the models, so the evaluation can ask: did it draw the prompt?
 """
+
 import json
 from pathlib import Path
 
@@ -14,8 +15,14 @@ from PIL import Image
 
 SIZE = 64
 MODELS = Path(__file__).parent / "models"
-BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0), "blue": (40, 90, 200),
-               "green": (40, 150, 60), "yellow": (250, 210, 60), "pink": (250, 160, 200)}
+BACKGROUNDS = {
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "blue": (40, 90, 200),
+    "green": (40, 150, 60),
+    "yellow": (250, 210, 60),
+    "pink": (250, 160, 200),
+}
 WITH_BACKGROUND = "{object} on a {background} background"
 
 
@@ -42,8 +49,14 @@ ALLOWED = [allowed_backgrounds(s) for s in SPRITES]
 
 def world():
     """What a model trained on this world knows, as written to its folder's world.json."""
-    return {"data": "pare.world", "objects": dict(zip(NAMES, PHRASES)), "backgrounds": list(BACKGROUNDS),
-            "with_background": WITH_BACKGROUND, "image_size": SIZE, "drawn_on": dict(zip(NAMES, ALLOWED))}
+    return {
+        "data": "pare.world",
+        "objects": dict(zip(NAMES, PHRASES)),
+        "backgrounds": list(BACKGROUNDS),
+        "with_background": WITH_BACKGROUND,
+        "image_size": SIZE,
+        "drawn_on": dict(zip(NAMES, ALLOWED)),
+    }
 
 
 def draw(obj, background, size, x, y, mirror=False):
@@ -54,7 +67,7 @@ def draw(obj, background, size, x, y, mirror=False):
     picture = Image.new("RGBA", (SIZE, SIZE), BACKGROUNDS[background] + (255,))
     picture.alpha_composite(tile, (x, y))
     cover = np.zeros((SIZE, SIZE), np.float32)
-    cover[y:y + size, x:x + size] = np.asarray(tile)[..., 3] / 255
+    cover[y : y + size, x : x + size] = np.asarray(tile)[..., 3] / 255
     return np.asarray(picture.convert("RGB")), cover
 
 
@@ -69,7 +82,9 @@ def make_dataset(n, seed=0):
         size = int(rng.integers(int(0.55 * SIZE), int(0.95 * SIZE) + 1))
         x, y = rng.integers(0, SIZE - size + 1, 2)
         images[i], covers[i] = draw(obj, background, size, int(x), int(y), rng.random() < 0.5)
-        captions.append(WITH_BACKGROUND.format(object=PHRASES[obj], background=background) if rng.random() < 0.5 else PHRASES[obj])
+        captions.append(
+            WITH_BACKGROUND.format(object=PHRASES[obj], background=background) if rng.random() < 0.5 else PHRASES[obj]
+        )
     return images, captions, covers
 
 
@@ -85,10 +100,13 @@ def _square(rgb, alpha, side=24):
     ys, xs = np.nonzero(alpha > 0.5)
     if len(ys) == 0:
         return None
-    rgb, alpha = rgb[ys.min():ys.max() + 1, xs.min():xs.max() + 1], alpha[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    rgb, alpha = (
+        rgb[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1],
+        alpha[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1],
+    )
     (h, w), s = alpha.shape, max(alpha.shape)
     out = np.zeros((s, s, 4), np.float32)
-    out[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = np.dstack([rgb, alpha * 255])
+    out[(s - h) // 2 : (s - h) // 2 + h, (s - w) // 2 : (s - w) // 2 + w] = np.dstack([rgb, alpha * 255])
     return np.asarray(Image.fromarray(out.astype(np.uint8)).resize((side, side), Image.BILINEAR), np.float32) / 255
 
 

@@ -1,4 +1,5 @@
 """`python -m pare` (what `make demo` runs) writes the picture and says where."""
+
 import subprocess
 import sys
 
@@ -10,8 +11,12 @@ import pare
 
 def test_cli_draws_a_picture(tmp_path):
     out = tmp_path / "demo.png"
-    result = subprocess.run([sys.executable, "-m", "pare", "a cat", "--model", pare.TINY_MODEL, "--steps", "5",
-                             "--out", str(out)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pare", "a cat", "--model", pare.TINY_MODEL, "--steps", "5", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert str(out) in result.stdout
     image = Image.open(out)
     pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL)

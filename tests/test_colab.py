@@ -1,6 +1,7 @@
 """The Colab path, checked without Colab: declared floors are the ones CI installs, Colab's versions
 clear them (so the setup cell installs pare alone), the setup cell fails in one sentence, the
 notebooks extra is what the notebooks import, and the UNet counts its evaluations."""
+
 import ast
 import re
 import subprocess
@@ -29,7 +30,9 @@ def pins(path):
 
 def declared(extra=None):
     """pyproject.toml's dependencies (or an extra's) as packaging Requirements."""
-    block = re.search(r"^dependencies = \[(.*?)\]" if extra is None else rf"^{extra} = \[(.*?)\]", PYPROJECT, re.M | re.S)[1]
+    block = re.search(
+        r"^dependencies = \[(.*?)\]" if extra is None else rf"^{extra} = \[(.*?)\]", PYPROJECT, re.M | re.S
+    )[1]
     return [Requirement(r) for r in ast.literal_eval(f"[{block}]")]
 
 
@@ -44,8 +47,9 @@ def test_declared_floors_are_the_versions_ci_installs():
             continue
         (spec,) = requirement.specifier
         assert spec.operator == ">=", requirement
-        assert Version(floors[name(requirement)]) == Version(spec.version), \
+        assert Version(floors[name(requirement)]) == Version(spec.version), (
             f"pyproject.toml says {requirement}, constraints/floors.txt pins {floors[name(requirement)]}"
+        )
 
 
 def test_colab_has_everything_the_setup_cell_would_install():
@@ -55,8 +59,9 @@ def test_colab_has_everything_the_setup_cell_would_install():
     colab = pins(ROOT / "constraints/colab.txt")
     colab["torch"] = re.search(r"torch==([\d.]+)\+cu", (ROOT / "constraints/colab.txt").read_text())[1]
     for requirement in declared() + declared("notebooks"):
-        assert requirement.specifier.contains(colab[name(requirement)]), \
+        assert requirement.specifier.contains(colab[name(requirement)]), (
             f"Colab has {requirement.name} {colab[name(requirement)]}: {requirement} would upgrade it there"
+        )
 
 
 def third_party_imports(sources):
@@ -72,8 +77,12 @@ def third_party_imports(sources):
 
 
 def test_notebooks_extra_is_what_the_notebooks_import():
-    cells = [cell.source for path in sorted((ROOT / "notebooks").glob("*.ipynb"))
-             for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    cells = [
+        cell.source
+        for path in sorted((ROOT / "notebooks").glob("*.ipynb"))
+        for cell in nbformat.read(path, as_version=4).cells
+        if cell.cell_type == "code"
+    ]
     used = third_party_imports(cells + [(ROOT / "pare/show.py").read_text()])  # show.py: the notebooks' helpers
     package = {"PIL": "pillow", "imageio": "imageio", "ipywidgets": "ipywidgets", "matplotlib": "matplotlib"}
     needed = {package.get(m, m).lower() for m in used} - {name(r) for r in declared()}
@@ -84,9 +93,11 @@ def test_setup_cell_fails_in_one_sentence():
     """An install that cannot work (no such repository), in IPython as in Colab: one sentence saying
     what to do instead, no traceback."""
     cell = notebooks.SETUP.format(source="git+file:///nonexistent/pare")
-    script = ("import sys; sys.modules['pare'] = None  # not installed\n"
-              "from IPython.core.interactiveshell import InteractiveShell\n"
-              f"InteractiveShell.instance().run_cell({cell!r})")
+    script = (
+        "import sys; sys.modules['pare'] = None  # not installed\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        f"InteractiveShell.instance().run_cell({cell!r})"
+    )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     lines = (run.stdout + run.stderr).strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in lines[0], run.stdout + run.stderr

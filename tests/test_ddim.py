@@ -1,4 +1,5 @@
 """pare.DDIM against diffusers' DDIMScheduler, option by option."""
+
 import itertools
 import json
 
@@ -9,16 +10,31 @@ from diffusers import DDIMScheduler
 
 import pare
 
-OPTIONS = list(itertools.product(
-    ["epsilon", "v_prediction", "sample"], ["scaled_linear", "linear"], [True, False],  # set_alpha_to_one
-    [0, 1], ["leading", "trailing", "linspace"], [False, True]))  # steps_offset, spacing, clip_sample
+OPTIONS = list(
+    itertools.product(
+        ["epsilon", "v_prediction", "sample"],
+        ["scaled_linear", "linear"],
+        [True, False],  # set_alpha_to_one
+        [0, 1],
+        ["leading", "trailing", "linspace"],
+        [False, True],
+    )
+)  # steps_offset, spacing, clip_sample
 
 
 @pytest.mark.parametrize("prediction, betas, alpha_one, offset, spacing, clip", OPTIONS)
 def test_ddim_matches_diffusers(prediction, betas, alpha_one, offset, spacing, clip):
-    config = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule=betas,
-                  prediction_type=prediction, set_alpha_to_one=alpha_one, steps_offset=offset,
-                  timestep_spacing=spacing, clip_sample=clip)
+    config = dict(
+        num_train_timesteps=1000,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule=betas,
+        prediction_type=prediction,
+        set_alpha_to_one=alpha_one,
+        steps_offset=offset,
+        timestep_spacing=spacing,
+        clip_sample=clip,
+    )
     ours, theirs = pare.DDIM(config), DDIMScheduler(**config)
     assert_close(ours.alphas_cumprod, theirs.alphas_cumprod, 0)
     g = torch.Generator().manual_seed(0)
@@ -71,8 +87,15 @@ def test_ddim_rejects_unsupported_options():
 
 def test_ddim_reads_scheduler_folder(tmp_path):
     (tmp_path / "scheduler").mkdir()
-    config = {"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085,
-              "beta_end": 0.012, "prediction_type": "v_prediction", "skip_prk_steps": True, "steps_offset": 1}
+    config = {
+        "_class_name": "PNDMScheduler",
+        "beta_schedule": "scaled_linear",
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "prediction_type": "v_prediction",
+        "skip_prk_steps": True,
+        "steps_offset": 1,
+    }
     (tmp_path / "scheduler" / "scheduler_config.json").write_text(json.dumps(config))
     ddim = pare.DDIM.from_pretrained(tmp_path)
     assert ddim.config.prediction_type == "v_prediction" and ddim.config.steps_offset == 1

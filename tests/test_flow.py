@@ -1,4 +1,5 @@
 """pare.FlowMatchEuler against diffusers' FlowMatchEulerDiscreteScheduler, and the Pipeline picking it."""
+
 import json
 import shutil
 from pathlib import Path
@@ -14,15 +15,38 @@ import pare
 
 # The scheduler configs of the models people use (scheduler/scheduler_config.json on the Hub).
 SD3 = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 3.0}
-SD35 = dict(SD3, base_image_seq_len=256, base_shift=0.5, invert_sigmas=False, max_image_seq_len=4096, max_shift=1.15,
-            shift_terminal=None, use_beta_sigmas=False, use_dynamic_shifting=False, use_exponential_sigmas=False,
-            use_karras_sigmas=False)
-FLUX = {"_class_name": "FlowMatchEulerDiscreteScheduler", "base_image_seq_len": 256, "base_shift": 0.5,
-        "max_image_seq_len": 4096, "max_shift": 1.15, "num_train_timesteps": 1000, "shift": 3.0,
-        "use_dynamic_shifting": True}
-CONFIGS = {"shift 1": {"num_train_timesteps": 1000}, "SD 3": SD3, "SD 3.5": SD35, "shift 2.5": dict(SD3, shift=2.5),
-           "Flux 256px": dict(FLUX, mu=calculate_shift(256)), "Flux 1024px": dict(FLUX, mu=calculate_shift(4096)),
-           "Flux 768x1360": dict(FLUX, mu=calculate_shift(48 * 85))}
+SD35 = dict(
+    SD3,
+    base_image_seq_len=256,
+    base_shift=0.5,
+    invert_sigmas=False,
+    max_image_seq_len=4096,
+    max_shift=1.15,
+    shift_terminal=None,
+    use_beta_sigmas=False,
+    use_dynamic_shifting=False,
+    use_exponential_sigmas=False,
+    use_karras_sigmas=False,
+)
+FLUX = {
+    "_class_name": "FlowMatchEulerDiscreteScheduler",
+    "base_image_seq_len": 256,
+    "base_shift": 0.5,
+    "max_image_seq_len": 4096,
+    "max_shift": 1.15,
+    "num_train_timesteps": 1000,
+    "shift": 3.0,
+    "use_dynamic_shifting": True,
+}
+CONFIGS = {
+    "shift 1": {"num_train_timesteps": 1000},
+    "SD 3": SD3,
+    "SD 3.5": SD35,
+    "shift 2.5": dict(SD3, shift=2.5),
+    "Flux 256px": dict(FLUX, mu=calculate_shift(256)),
+    "Flux 1024px": dict(FLUX, mu=calculate_shift(4096)),
+    "Flux 768x1360": dict(FLUX, mu=calculate_shift(48 * 85)),
+}
 STEPS = [1, 2, 7, 28, 50]
 
 
@@ -115,7 +139,7 @@ def test_add_noise_matches_scale_noise(name):
     x0, noise = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
     for i in [0, 4, 9]:
         t = ours.timesteps[i]
-        expected = theirs.scale_noise(x0, theirs.timesteps[i:i + 1], noise)
+        expected = theirs.scale_noise(x0, theirs.timesteps[i : i + 1], noise)
         assert_close(ours.add_noise(x0, noise, t), expected, 1e-6)
         assert_close(ours.add_noise(x0, noise, t.item()), expected, 1e-6)
     rows = ours.timesteps[[0, 4, 9]]  # one timestep per row, as training draws them
@@ -123,10 +147,19 @@ def test_add_noise_matches_scale_noise(name):
     assert torch.equal(ours.add_noise(x0, noise, 1000), noise) and torch.equal(ours.add_noise(x0, noise, 0), x0)
 
 
-@pytest.mark.parametrize("option, value", [("invert_sigmas", True), ("shift_terminal", 0.1), ("use_karras_sigmas", True),
-                                           ("use_exponential_sigmas", True), ("use_beta_sigmas", True),
-                                           ("stochastic_sampling", True), ("time_shift_type", "linear"),
-                                           ("prediction_type", "epsilon")])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("invert_sigmas", True),
+        ("shift_terminal", 0.1),
+        ("use_karras_sigmas", True),
+        ("use_exponential_sigmas", True),
+        ("use_beta_sigmas", True),
+        ("stochastic_sampling", True),
+        ("time_shift_type", "linear"),
+        ("prediction_type", "epsilon"),
+    ],
+)
 def test_unsupported_options_are_named(option, value):
     with pytest.raises(NotImplementedError, match=f"{option}={value!r}"):
         pare.FlowMatchEuler(SD3, **{option: value})
@@ -165,7 +198,8 @@ def flow_model(tmp_path_factory):
     shutil.copytree(pare.TINY_MODEL, folder, ignore=shutil.ignore_patterns("unet"))
     config = json.loads((Path(pare.TINY_MODEL) / "unet" / "config.json").read_text())
     randomize(UNet2DConditionModel(**{k: v for k, v in config.items() if not k.startswith("_")})).save_pretrained(
-        folder / "unet")
+        folder / "unet"
+    )
     write_scheduler(folder, FLOW_CONFIG)
     return folder
 

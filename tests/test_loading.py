@@ -1,4 +1,5 @@
 """Loading: local folders and the Hub cache in diffusers layout, strictly, with clear errors."""
+
 import shutil
 import time
 
@@ -58,8 +59,14 @@ def test_unexpected_and_wrongly_shaped_keys_are_named(model):
         pare.UNet.from_pretrained(model, subfolder="unet")
 
 
-@pytest.mark.parametrize("part", ["unet/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
-                                  "text_encoder/model.safetensors"])
+@pytest.mark.parametrize(
+    "part",
+    [
+        "unet/diffusion_pytorch_model.safetensors",
+        "vae/diffusion_pytorch_model.safetensors",
+        "text_encoder/model.safetensors",
+    ],
+)
 def test_truncated_weights_are_named(model, part):
     data = (model / part).read_bytes()
     (model / part).write_bytes(data[: len(data) // 2])
@@ -102,8 +109,10 @@ def test_hub_repo_loads_from_the_cache(tmp_path, monkeypatch):
     pipe.progress = False
     local = pare.Pipeline.from_pretrained(pare.TINY_MODEL)
     local.progress = False
-    assert pipe("a cat", generator=0, num_inference_steps=2)[0].tobytes() == \
-        local("a cat", generator=0, num_inference_steps=2)[0].tobytes()
+    assert (
+        pipe("a cat", generator=0, num_inference_steps=2)[0].tobytes()
+        == local("a cat", generator=0, num_inference_steps=2)[0].tobytes()
+    )
     assert isinstance(pare.UNet.from_pretrained("someone/tiny-sd", subfolder="unet"), pare.UNet)
 
 
@@ -113,6 +122,7 @@ def test_hub_downloads_only_what_a_pipeline_needs(tmp_path, monkeypatch):
     def snapshot_download(repo, allow_patterns):
         asked.append(allow_patterns)
         return str(tmp_path)  # an empty folder: as if the repo had no fp16 weights
+
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     loading.resolve("someone/sd", fp16=True)
     patterns = asked[0]

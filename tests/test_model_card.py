@@ -1,5 +1,6 @@
 """What the model card (pare/models/README.md) tells users to do: diffusers' StableDiffusionPipeline
 loads each shipped model with default arguments, fp32 throughout, and draws pare's picture."""
+
 import json
 from pathlib import Path
 

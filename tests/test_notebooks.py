@@ -1,4 +1,5 @@
 """The committed notebooks: all there, stamped, executed, small. (nbval runs them: `make test`.)"""
+
 import sys
 from pathlib import Path
 
@@ -9,8 +10,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from notebooks import FOOTER, REPO, source, stamped  # noqa: E402
 
-STAGES = ["00_overview", "01_prompt_embeddings", "02_latents", "03_denoise_scheduler_vs_ratio",
-          "04_unet_shapes", "05_vae_decode", "06_training", "07_one_loop_three_models"]
+STAGES = [
+    "00_overview",
+    "01_prompt_embeddings",
+    "02_latents",
+    "03_denoise_scheduler_vs_ratio",
+    "04_unet_shapes",
+    "05_vae_decode",
+    "06_training",
+    "07_one_loop_three_models",
+]
 
 
 @pytest.mark.parametrize("name", STAGES)

@@ -1,10 +1,12 @@
 """The shipped offline models show what Stable Diffusion shows: quick versions of
 `make eval-offline` (tools/eval_offline.py), which measures the same on more pictures."""
+
 import json
 import sys
 from pathlib import Path
 
 import pytest
+
 import pare
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
@@ -66,7 +68,7 @@ def test_naive_loop_is_closest_to_ddim_near_the_total_angle():
 @pytest.mark.parametrize("name", list(MODELS))
 def test_small_enough_to_ship(name):
     size = sum(f.stat().st_size for f in Path(MODELS[name]).rglob("*") if f.is_file())
-    assert size <= 20 * 2 ** 20, f"{name} is {size / 2 ** 20:.1f} MiB"
+    assert size <= 20 * 2**20, f"{name} is {size / 2**20:.1f} MiB"
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -1,4 +1,5 @@
 """The whole pipeline against diffusers' StableDiffusionPipeline, on the shipped offline models."""
+
 import numpy as np
 import pytest
 import torch
@@ -26,12 +27,19 @@ def test_pipeline_matches_diffusers(pipes, negative):
     positive, negative_emb = theirs.encode_prompt("a cat", "cpu", 1, True, negative)
     assert_close(embeddings, torch.cat([negative_emb, positive]))
     got = ours.denoise(latents, embeddings, num_inference_steps=10, guidance_scale=5)
-    expected = theirs("a cat", negative_prompt=negative, latents=latents, num_inference_steps=10,
-                      guidance_scale=5, output_type="latent").images
+    expected = theirs(
+        "a cat",
+        negative_prompt=negative,
+        latents=latents,
+        num_inference_steps=10,
+        guidance_scale=5,
+        output_type="latent",
+    ).images
     assert_close(got, expected)
     image = np.asarray(ours.vae_decode(got)[0], dtype=np.float32) / 255
-    picture = theirs("a cat", negative_prompt=negative, latents=latents, num_inference_steps=10,
-                     guidance_scale=5, output_type="np").images[0]
+    picture = theirs(
+        "a cat", negative_prompt=negative, latents=latents, num_inference_steps=10, guidance_scale=5, output_type="np"
+    ).images[0]
     assert np.abs(image - picture).max() <= 1 / 255  # rounding to 8 bits
 
 
@@ -77,8 +85,14 @@ def test_image_to_image_matches_diffusers(pipes):
     img2img = StableDiffusionImg2ImgPipeline(**theirs.components)
     for strength in [0.5, 1.0]:
         got = ours("a rocket", image=init, strength=strength, num_inference_steps=10, generator=3)[0]
-        expected = img2img("a rocket", image=init, strength=strength, num_inference_steps=10,
-                           generator=torch.Generator().manual_seed(3), output_type="np").images[0]
+        expected = img2img(
+            "a rocket",
+            image=init,
+            strength=strength,
+            num_inference_steps=10,
+            generator=torch.Generator().manual_seed(3),
+            output_type="np",
+        ).images[0]
         assert np.abs(np.asarray(got, dtype=np.float32) / 255 - expected).max() <= 1 / 255
 
 

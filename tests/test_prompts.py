@@ -1,4 +1,5 @@
 """pare.prompts: the notebooks' prompts, in the offline world's own words or the slides' for real SD."""
+
 import json
 
 import pytest
@@ -44,10 +45,18 @@ def test_real_stable_diffusion_gets_the_slides_prompts_at_its_own_size():
 
 
 def test_objects_are_only_asked_for_on_backgrounds_they_were_drawn_on(tmp_path):
-    world = {"objects": {"snowman": "a snowman", "cat": "a cat", "grapes": "grapes", "top hat": "a top hat"},
-             "backgrounds": ["white", "black", "blue", "green", "pink"], "with_background": "{object} on a {background} background",
-             "image_size": 64, "drawn_on": {"snowman": ["black", "blue", "pink"], "cat": ["white", "black", "green", "pink"],
-                                            "grapes": ["white", "blue", "pink"], "top hat": ["white", "green", "pink"]}}
+    world = {
+        "objects": {"snowman": "a snowman", "cat": "a cat", "grapes": "grapes", "top hat": "a top hat"},
+        "backgrounds": ["white", "black", "blue", "green", "pink"],
+        "with_background": "{object} on a {background} background",
+        "image_size": 64,
+        "drawn_on": {
+            "snowman": ["black", "blue", "pink"],
+            "cat": ["white", "black", "green", "pink"],
+            "grapes": ["white", "blue", "pink"],
+            "top hat": ["white", "green", "pink"],
+        },
+    }
     (tmp_path / "world.json").write_text(json.dumps(world))
     P = pare.prompts.for_model(tmp_path)
     assert P.prompt == "a cat on a pink background" and P.other == "a top hat on a pink background"

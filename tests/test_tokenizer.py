@@ -12,18 +12,39 @@ from transformers import CLIPTokenizer, CLIPTokenizerFast
 MODELS = Path(__file__).resolve().parent.parent / "pare" / "models"
 BOS, EOS = 49406, 49407
 # flavour -> (folder, id that pads the prompt up to 77 tokens)
-FLAVOURS = {"sd1": (MODELS / "tiny-sd1" / "tokenizer", EOS),   # pads with <|endoftext|>
-            "sd2": (MODELS / "tiny-sd2" / "tokenizer", 0)}     # pads with "!"
+FLAVOURS = {
+    "sd1": (MODELS / "tiny-sd1" / "tokenizer", EOS),  # pads with <|endoftext|>
+    "sd2": (MODELS / "tiny-sd2" / "tokenizer", 0),
+}  # pads with "!"
 PROMPT = "painting depicting the sea, sunrise, ship, artstation, 4k, concept art"
-PROMPT_PIECES = ["<|startoftext|>", "painting</w>", "depicting</w>", "the</w>", "sea</w>",
-                 ",</w>", "sunrise</w>", ",</w>", "ship</w>", ",</w>", "art", "station</w>",
-                 ",</w>", "4</w>", "k</w>", ",</w>", "concept</w>", "art</w>", "<|endoftext|>"]
-PROMPT_IDS = [BOS, 3086, 24970, 518, 2102, 267, 5610, 267, 1158, 267, 1486, 2631,
-              267, 275, 330, 267, 6353, 794, EOS]
+PROMPT_PIECES = [
+    "<|startoftext|>",
+    "painting</w>",
+    "depicting</w>",
+    "the</w>",
+    "sea</w>",
+    ",</w>",
+    "sunrise</w>",
+    ",</w>",
+    "ship</w>",
+    ",</w>",
+    "art",
+    "station</w>",
+    ",</w>",
+    "4</w>",
+    "k</w>",
+    ",</w>",
+    "concept</w>",
+    "art</w>",
+    "<|endoftext|>",
+]
+PROMPT_IDS = [BOS, 3086, 24970, 518, 2102, 267, 5610, 267, 1158, 267, 1486, 2631, 267, 275, 330, 267, 6353, 794, EOS]
 
 
-@pytest.fixture(params=[(f, cls) for f in FLAVOURS for cls in (CLIPTokenizer, CLIPTokenizerFast)],
-                ids=lambda p: f"{p[0]}-{p[1].__name__}")
+@pytest.fixture(
+    params=[(f, cls) for f in FLAVOURS for cls in (CLIPTokenizer, CLIPTokenizerFast)],
+    ids=lambda p: f"{p[0]}-{p[1].__name__}",
+)
 def tok(request):
     flavour, cls = request.param
     folder, pad_id = FLAVOURS[flavour]
@@ -43,7 +64,7 @@ def test_short_prompt_padded_to_77(tok):
     t, pad_id = tok
     ids = t("a red circle", padding="max_length", truncation=True).input_ids
     assert len(ids) == 77
-    assert ids[:5] == [BOS, 320, 736, 7117, EOS]       # a, red, circle
+    assert ids[:5] == [BOS, 320, 736, 7117, EOS]  # a, red, circle
     assert ids[5:] == [pad_id] * 72
 
 

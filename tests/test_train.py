@@ -1,4 +1,5 @@
 """The training script: its losses, and a run that stops and resumes ends where one run would."""
+
 import pytest
 import torch
 
@@ -18,6 +19,7 @@ def test_a_stopped_run_resumes_exactly(tmp_path):
             if len(calls) == die_at:
                 raise KeyboardInterrupt
             return (model(data[torch.randint(0, 64, (8,), generator=g)]) ** 2).mean()
+
         return train.fit("toy", [model], loss, 10, 0.1, out, ema=True, every=0)
 
     (whole,), losses = run(tmp_path / "a")
@@ -53,7 +55,9 @@ def test_each_parameterisation_trains_on_its_own_target():
         eps.copy_(torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))  # the draw training_loss makes
         assert train.training_loss(Oracle(kind, scheduler), Text(), scheduler, x0, torch.zeros(4, 77), g) < 1e-10, kind
         zero = lambda x_t, t, context: torch.zeros_like(x_t)
-        assert train.training_loss(zero, Text(), scheduler, x0, torch.zeros(4, 77), torch.Generator().manual_seed(0)) > 0.1
+        assert (
+            train.training_loss(zero, Text(), scheduler, x0, torch.zeros(4, 77), torch.Generator().manual_seed(0)) > 0.1
+        )
 
 
 def test_min_snr_and_snr_plus_one_weights():
@@ -71,15 +75,18 @@ def test_min_snr_and_snr_plus_one_weights():
         target = abar.sqrt() * eps - (1 - abar).sqrt() * x0 if kind == "v_prediction" else eps
         snr = (abar / (1 - abar)).flatten()
         per_error = snr + 1 if kind == "v_prediction" else snr  # what an x_0 error costs in the unweighted loss
-        error = (target ** 2).mean(dim=(1, 2, 3))
+        error = (target**2).mean(dim=(1, 2, 3))
 
         def loss(min_snr):
-            return train.training_loss(zero, text, scheduler, x0, torch.zeros(8, 77), torch.Generator().manual_seed(0), min_snr)
+            return train.training_loss(
+                zero, text, scheduler, x0, torch.zeros(8, 77), torch.Generator().manual_seed(0), min_snr
+            )
+
         assert torch.allclose(loss(True), (snr.clamp(max=5) / per_error * error).mean()), kind
         assert torch.allclose(loss(False), ((snr + 1) / per_error * error).mean()), kind
         assert loss(True) < loss(False), kind
         if kind == "v_prediction":  # SNR+1 on v is the plain loss
-            assert torch.allclose(loss(False), (target ** 2).mean())
+            assert torch.allclose(loss(False), (target**2).mean())
 
 
 def test_offset_noise_adds_one_constant_per_channel():
@@ -94,8 +101,11 @@ def test_offset_noise_adds_one_constant_per_channel():
 
     def loss(noise, offset_noise):
         oracle = lambda x_t, t, context: noise  # noqa: E731
-        return train.training_loss(oracle, text, scheduler, x0, torch.zeros(64, 77), torch.Generator().manual_seed(0), False, offset_noise)
+        return train.training_loss(
+            oracle, text, scheduler, x0, torch.zeros(64, 77), torch.Generator().manual_seed(0), False, offset_noise
+        )
+
     assert loss(eps + shift, offset) < 1e-10 and loss(eps, 0.0) < 1e-10
-    assert loss(eps, offset) > 0.5 * offset ** 2  # the shift is in the target: eps alone misses it
+    assert loss(eps, offset) > 0.5 * offset**2  # the shift is in the target: eps alone misses it
     # the noise's mean over a channel's 256 pixels varies by sqrt(1/256 + 0.1^2) = 0.118, not 1/16
     assert 0.1 < (eps + shift).mean(dim=(2, 3)).std() < 0.14 and (eps.mean(dim=(2, 3)).std() - 1 / 16).abs() < 0.01

@@ -1,4 +1,5 @@
 """pare.UNet against diffusers' UNet2DConditionModel: same random weights, same outputs."""
+
 import pytest
 import torch
 from conftest import SD1_UNET, SD2_UNET, assert_close, randomize

@@ -1,4 +1,5 @@
 """pare.VAE against diffusers' AutoencoderKL: same random weights, same latents and pictures."""
+
 import torch
 from conftest import VAE, assert_close, randomize
 from diffusers import AutoencoderKL

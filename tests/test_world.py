@@ -1,4 +1,5 @@
 """The offline world: its data set, its captions, and the scorer the evaluation trusts."""
+
 import json
 
 import numpy as np
@@ -58,8 +59,10 @@ def test_score_tolerates_blur_and_noise():
     """Generated pictures are softer and noisier than the data: the scorer must still read them."""
     images, captions, _ = world.make_dataset(200, seed=12)
     rng = np.random.default_rng(0)
-    soft = [np.asarray(Image.fromarray(i).resize((32, 32), Image.BILINEAR).resize((64, 64), Image.BILINEAR), np.float32)
-            for i in images]
+    soft = [
+        np.asarray(Image.fromarray(i).resize((32, 32), Image.BILINEAR).resize((64, 64), Image.BILINEAR), np.float32)
+        for i in images
+    ]
     noisy = [np.clip(s + rng.normal(0, 12, s.shape), 0, 255).astype(np.uint8) for s in soft]
     hits = [world.score(n)[0] == world.parse_caption(c)[0] for n, c in zip(noisy, captions)]
     assert np.mean(hits) >= 0.9, np.mean(hits)

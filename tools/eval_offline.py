@@ -15,6 +15,7 @@ Every measure reads pictures with `pare.world.score`, which knows nothing of the
 6. the naive loop `x -= r/N * v` on the v-model is closest to DDIM near the total DDIM angle;
 7. one picture in < 0.5 s on one core; each model folder <= 20 MiB.
 """
+
 import argparse
 import json
 import math
@@ -37,8 +38,8 @@ def draw(pipe, prompts, seeds, guidance=GUIDANCE, batch=32):
     """One picture per (prompt, seed), in batches."""
     pictures = []
     for i in range(0, len(prompts), batch):
-        latents = torch.cat([pipe.get_latent(generator=s) for s in seeds[i:i + batch]])
-        pictures += pipe(prompts[i:i + batch], latents=latents, num_inference_steps=STEPS, guidance_scale=guidance)
+        latents = torch.cat([pipe.get_latent(generator=s) for s in seeds[i : i + batch]])
+        pictures += pipe(prompts[i : i + batch], latents=latents, num_inference_steps=STEPS, guidance_scale=guidance)
     return pictures
 
 
@@ -49,19 +50,27 @@ def fidelity(pipe, seeds=4, guidance=GUIDANCE, backgrounds=True):
     names = world.NAMES
     prompts = [world.PHRASES[i] for i in range(len(names)) for _ in range(seeds)]
     read = [world.score(p)[0] for p in draw(pipe, prompts, list(range(len(prompts))), guidance)]
-    per_object = {n: float(np.mean([r == n for r in read[i * seeds:(i + 1) * seeds]])) for i, n in enumerate(names)}
+    per_object = {n: float(np.mean([r == n for r in read[i * seeds : (i + 1) * seeds]])) for i, n in enumerate(names)}
     if not backgrounds:
         return {"object": float(np.mean(list(per_object.values()))), "per_object": per_object}
     # Each object on the backgrounds it is drawn on, in turn (2 x seeds pictures), starting one
     # further along for each object: over all objects every background is asked for about equally often.
-    asked = [(i, world.ALLOWED[i][(i + s) % len(world.ALLOWED[i])]) for i in range(len(names)) for s in range(2 * seeds)]
+    asked = [
+        (i, world.ALLOWED[i][(i + s) % len(world.ALLOWED[i])]) for i in range(len(names)) for s in range(2 * seeds)
+    ]
     objects, wanted = [names[i] for i, _ in asked], [b for _, b in asked]
     named = [world.WITH_BACKGROUND.format(object=world.PHRASES[i], background=b) for i, b in asked]
     got = [world.score(p) for p in draw(pipe, named, list(range(1000, 1000 + len(named))), guidance)]
-    return {"object": float(np.mean(list(per_object.values()))), "per_object": per_object,
-            "background": float(np.mean([g[1] == w for g, w in zip(got, wanted)])), "background_pictures": len(got),
-            "per_background": {b: float(np.mean([g[1] == w for g, w in zip(got, wanted) if w == b])) for b in world.BACKGROUNDS},
-            "whole_prompt": float(np.mean([g == (n, w) for g, n, w in zip(got, objects, wanted)]))}
+    return {
+        "object": float(np.mean(list(per_object.values()))),
+        "per_object": per_object,
+        "background": float(np.mean([g[1] == w for g, w in zip(got, wanted)])),
+        "background_pictures": len(got),
+        "per_background": {
+            b: float(np.mean([g[1] == w for g, w in zip(got, wanted) if w == b])) for b in world.BACKGROUNDS
+        },
+        "whole_prompt": float(np.mean([g == (n, w) for g, n, w in zip(got, objects, wanted)])),
+    }
 
 
 @torch.no_grad()
@@ -75,12 +84,19 @@ def starting_noise(pipe, background="white", seeds=range(200, 208)):
     direction = pipe.vae.encode(to_model_input(plain)).mean[0].mean(dim=(1, 2))
     direction = direction / direction.norm()
     objects = [i for i in range(len(world.NAMES)) if background in world.ALLOWED[i]]
-    prompts = [world.WITH_BACKGROUND.format(object=world.PHRASES[i], background=background) for i in objects for _ in seeds]
+    prompts = [
+        world.WITH_BACKGROUND.format(object=world.PHRASES[i], background=background) for i in objects for _ in seeds
+    ]
     right = np.array([world.score(p)[1] == background for p in draw(pipe, prompts, list(seeds) * len(objects))])
     lean = np.array([float(pipe.get_latent(generator=s)[0].mean(dim=(1, 2)) @ direction) for s in seeds] * len(objects))
-    return {"background": background, "right": float(right.mean()), "pictures": len(right),
-            "lean_when_right": float(lean[right].mean()), "lean_when_wrong": float(lean[~right].mean()) if (~right).any() else None,
-            "lean_std": float(lean[:len(seeds)].std())}
+    return {
+        "background": background,
+        "right": float(right.mean()),
+        "pictures": len(right),
+        "lean_when_right": float(lean[right].mean()),
+        "lean_when_wrong": float(lean[~right].mean()) if (~right).any() else None,
+        "lean_std": float(lean[: len(seeds)].std()),
+    }
 
 
 def detail(picture):
@@ -113,18 +129,27 @@ def image_to_image(pipe, strengths=(0.2, 0.4, 0.6, 0.8, 1.0), pairs=((0, 3), (9,
         start = Image.fromarray(world.draw(a, world.ALLOWED[a][0], 48, 8, 8)[0])
         alone = pipe(world.PHRASES[b], num_inference_steps=STEPS, guidance_scale=GUIDANCE, generator=seed)[0]
         for s in strengths:
-            out = pipe(world.PHRASES[b], image=start, strength=s, num_inference_steps=STEPS,
-                       guidance_scale=GUIDANCE, generator=seed)[0]
+            out = pipe(
+                world.PHRASES[b],
+                image=start,
+                strength=s,
+                num_inference_steps=STEPS,
+                guidance_scale=GUIDANCE,
+                generator=seed,
+            )[0]
             to_start[s].append(rms(out, start))
             to_prompt[s].append(rms(out, alone))
-    return {"strength": list(strengths), "to_start": [float(np.mean(to_start[s])) for s in strengths],
-            "to_prompt_alone": [float(np.mean(to_prompt[s])) for s in strengths]}
+    return {
+        "strength": list(strengths),
+        "to_start": [float(np.mean(to_start[s])) for s in strengths],
+        "to_prompt_alone": [float(np.mean(to_prompt[s])) for s in strengths],
+    }
 
 
 def object_tokens(pipe, prompt, name):
     """Positions of the object's word pieces among the prompt's 77 tokens (after the start token)."""
     pieces, word = pipe.clip.tokenizer.tokenize(prompt), pipe.clip.tokenizer.tokenize(name)
-    at = next(i for i in range(len(pieces)) if pieces[i:i + len(word)] == word)
+    at = next(i for i in range(len(pieces)) if pieces[i : i + len(word)] == word)
     return [1 + at + j for j in range(len(word))]
 
 
@@ -141,6 +166,7 @@ def cross_attention(pipe, seeds=2):
         a = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5).softmax(-1).mean(1)[0]  # [pixels, 77]
         side = int(math.isqrt(a.shape[0]))
         maps.append(F.interpolate(a.T.reshape(1, 77, side, side), size=pipe.get_latent().shape[-2:])[0])
+
     hooks = [m.register_forward_hook(record) for n, m in pipe.unet.named_modules() if n.endswith("attn2")]
     try:
         for i, name in enumerate(world.NAMES):
@@ -148,7 +174,10 @@ def cross_attention(pipe, seeds=2):
                 maps.clear()
                 picture = pipe(world.PHRASES[i], num_inference_steps=STEPS, guidance_scale=GUIDANCE, generator=seed)[0]
                 attention = torch.stack(maps).mean(0)[object_tokens(pipe, world.PHRASES[i], name)].mean(0)
-                inside = F.adaptive_avg_pool2d(torch.from_numpy(object_mask(picture))[None, None], attention.shape)[0, 0] > 0.5
+                inside = (
+                    F.adaptive_avg_pool2d(torch.from_numpy(object_mask(picture))[None, None], attention.shape)[0, 0]
+                    > 0.5
+                )
                 if 0 < inside.sum() < inside.numel():
                     ratios.append(float(attention[inside].mean() / attention[~inside].mean()))
     finally:
@@ -179,11 +208,14 @@ def naive_loop(pipe, ratios=(0.5, 0.75, 1.0, 1.25, 1.46, 1.75, 2.0, 2.5, 3.0), s
             out = pipe.unet(torch.cat([x] * 2), t, embeddings)
             uncond, cond = out.chunk(2)
             x = x - r / STEPS * (uncond + GUIDANCE * (cond - uncond))
-        distance[r] = float(((x - target).norm() / target.norm()))
+        distance[r] = float((x - target).norm() / target.norm())
     abar = pipe.scheduler.alphas_cumprod
     phi = lambda t: math.acos(math.sqrt(float(abar[t] if t >= 0 else pipe.scheduler.final_alpha_cumprod)))
-    return {"distance": distance, "best_ratio": min(distance, key=distance.get),
-            "total_angle": phi(int(timesteps[0])) - phi(-1)}
+    return {
+        "distance": distance,
+        "best_ratio": min(distance, key=distance.get),
+        "total_angle": phi(int(timesteps[0])) - phi(-1),
+    }
 
 
 def timing(pipe, folder):
@@ -191,15 +223,22 @@ def timing(pipe, folder):
     start = time.perf_counter()
     pipe("a cat", num_inference_steps=STEPS, guidance_scale=GUIDANCE, generator=0)
     size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
-    return {"one_picture_s": time.perf_counter() - start, "folder_mib": size / 2 ** 20}
+    return {"one_picture_s": time.perf_counter() - start, "folder_mib": size / 2**20}
 
 
 def evaluate(model, seeds=4):
     pipe = pare.Pipeline.from_pretrained(model, device="cpu")
     pipe.progress = False
-    r = {"model": Path(model).name, "guided": fidelity(pipe, seeds), "unguided": fidelity(pipe, seeds, 1.0),
-         "starting_noise": starting_noise(pipe), "noise": noise_as_noise(pipe), "img2img": image_to_image(pipe), "attention": cross_attention(pipe),
-         **timing(pipe, model)}
+    r = {
+        "model": Path(model).name,
+        "guided": fidelity(pipe, seeds),
+        "unguided": fidelity(pipe, seeds, 1.0),
+        "starting_noise": starting_noise(pipe),
+        "noise": noise_as_noise(pipe),
+        "img2img": image_to_image(pipe),
+        "attention": cross_attention(pipe),
+        **timing(pipe, model),
+    }
     if pipe.scheduler.config.prediction_type == "v_prediction" and isinstance(pipe.scheduler, pare.DDIM):
         r["naive_loop"] = naive_loop(pipe)
     return r
@@ -208,23 +247,31 @@ def evaluate(model, seeds=4):
 def report(r):
     g, u, n = r["guided"], r["unguided"], r["starting_noise"]
     worst = sorted(g["per_object"].items(), key=lambda kv: kv[1])[:5]
-    lines = [f"{r['model']}: object {g['object']:.1%} at guidance {GUIDANCE} ({u['object']:.1%} at 1), "
-             f"background {g['background']:.1%} when named ({u['background']:.1%} at 1), "
-             f"whole prompt {g['whole_prompt']:.1%} ({u['whole_prompt']:.1%} at 1)",
-             f"   background right (of {g['background_pictures']} pictures): " + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
-             "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
-             f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; the seed's noise "
-             f"leans {n['lean_when_right']:+.3f} towards it when right, {'-' if n['lean_when_wrong'] is None else format(n['lean_when_wrong'], '+.3f')} when wrong (std {n['lean_std']:.3f})",
-             f"   decoded x_t at t=500 has {r['noise']['detail_ratio']:.1f}x the clean picture's fine detail",
-             "   img2img strength " + ", ".join(f"{s}: {a:.0f}/{b:.0f}" for s, a, b in zip(
-                 r["img2img"]["strength"], r["img2img"]["to_start"], r["img2img"]["to_prompt_alone"]))
-             + " (RMS to start / to prompt alone)",
-             f"   object word's attention inside/outside the object: {r['attention']['inside_over_outside']:.2f}x",
-             f"   one picture {r['one_picture_s']:.2f} s on one thread, folder {r['folder_mib']:.1f} MiB"]
+    lines = [
+        f"{r['model']}: object {g['object']:.1%} at guidance {GUIDANCE} ({u['object']:.1%} at 1), "
+        f"background {g['background']:.1%} when named ({u['background']:.1%} at 1), "
+        f"whole prompt {g['whole_prompt']:.1%} ({u['whole_prompt']:.1%} at 1)",
+        f"   background right (of {g['background_pictures']} pictures): "
+        + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
+        "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
+        f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; the seed's noise "
+        f"leans {n['lean_when_right']:+.3f} towards it when right, {'-' if n['lean_when_wrong'] is None else format(n['lean_when_wrong'], '+.3f')} when wrong (std {n['lean_std']:.3f})",
+        f"   decoded x_t at t=500 has {r['noise']['detail_ratio']:.1f}x the clean picture's fine detail",
+        "   img2img strength "
+        + ", ".join(
+            f"{s}: {a:.0f}/{b:.0f}"
+            for s, a, b in zip(r["img2img"]["strength"], r["img2img"]["to_start"], r["img2img"]["to_prompt_alone"])
+        )
+        + " (RMS to start / to prompt alone)",
+        f"   object word's attention inside/outside the object: {r['attention']['inside_over_outside']:.2f}x",
+        f"   one picture {r['one_picture_s']:.2f} s on one thread, folder {r['folder_mib']:.1f} MiB",
+    ]
     if "naive_loop" in r:
         n = r["naive_loop"]
-        lines.append(f"   naive loop: closest to DDIM at ratio {n['best_ratio']} (total angle {n['total_angle']:.4f}); "
-                     + ", ".join(f"{k}: {v:.3f}" for k, v in n["distance"].items()))
+        lines.append(
+            f"   naive loop: closest to DDIM at ratio {n['best_ratio']} (total angle {n['total_angle']:.4f}); "
+            + ", ".join(f"{k}: {v:.3f}" for k, v in n["distance"].items())
+        )
     return "\n".join(lines)
 
 

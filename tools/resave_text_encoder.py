@@ -4,6 +4,7 @@ stored), checking that every weight comes back bit for bit.
 
     python tools/resave_text_encoder.py pare/models/tiny-sd2 pare/models/tiny-sd1
 """
+
 import sys
 from pathlib import Path
 
@@ -22,12 +23,15 @@ def resave(model_folder):
     text_encoder = CLIPTextModel.from_pretrained(folder, dtype=torch.float32)  # fp16 -> fp32 is exact
     save_text_encoder(text_encoder, folder, dtype)
     new = load_file(folder / "model.safetensors")
-    assert {k.removeprefix("text_model."): v for k, v in new.items()}.keys() == \
-        {k.removeprefix("text_model."): v for k, v in old.items()}.keys()
+    assert {k.removeprefix("text_model."): v for k, v in new.items()}.keys() == {
+        k.removeprefix("text_model."): v for k, v in old.items()
+    }.keys()
     assert all(torch.equal(v, old.get(k, old.get(k.removeprefix("text_model.")))) for k, v in new.items())
     print(f"re-saved {folder}: {len(new)} tensors in {dtype}, unchanged")
 
 
 if __name__ == "__main__":
-    for model in sys.argv[1:] or [Path(__file__).resolve().parents[1] / "pare/models" / m for m in ("tiny-sd2", "tiny-sd1")]:
+    for model in sys.argv[1:] or [
+        Path(__file__).resolve().parents[1] / "pare/models" / m for m in ("tiny-sd2", "tiny-sd1")
+    ]:
         resave(model)
