@@ -9,7 +9,8 @@ from .clip import CLIP
 from .ddim import DDIM
 from .flow import FlowMatchEuler
 from .pipeline import HUB_MODEL, TINY_MODEL, TINY_MODEL_FLOW, TINY_MODEL_SD1, Pipeline, Step, default_model
-from .unet import UNet
+from .scheduler import Scheduler
+from .unet import UNet, UNetEvaluations
 from .vae import VAE
 
 __all__ = [
@@ -18,11 +19,13 @@ __all__ = [
     "FlowMatchEuler",
     "HUB_MODEL",
     "Pipeline",
+    "Scheduler",
     "Step",
     "TINY_MODEL",
     "TINY_MODEL_FLOW",
     "TINY_MODEL_SD1",
     "UNet",
+    "UNetEvaluations",
     "VAE",
     "default_model",
 ]

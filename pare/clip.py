@@ -24,8 +24,9 @@ class CLIP:
         self.tokenizer, self.text_encoder = tokenizer, text_encoder
 
     @classmethod
-    def from_pretrained(cls, model, dtype=torch.float32):
-        folder = resolve(str(model), ["tokenizer", "text_encoder"], fp16=dtype == torch.float16)
+    def from_pretrained(cls, model, subfolder=None, dtype=torch.float32):
+        """`model/subfolder`'s tokenizer/ and text_encoder/ (a folder or a Hub repo id)."""
+        folder = resolve(str(model), ["tokenizer", "text_encoder"], fp16=dtype == torch.float16) / (subfolder or "")
         tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
         weights = weights_file(folder / "text_encoder", dtype)
         variant = "fp16" if weights.name.endswith(".fp16.safetensors") else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .loading import config_fields, read_config, resolve
+from .scheduler import Scheduler, betas_for
 
 
 @dataclass
@@ -46,32 +46,25 @@ SUPPORTED = {
 }
 
 
-class DDIM:
-    def __init__(self, config: dict | None = None, **overrides):
-        self.config = c = config_fields(DDIMConfig, {**(config or {}), **overrides}, SUPPORTED)
-        T = c.num_train_timesteps
-        if c.beta_schedule == "linear":  # Ho et al. 2020
-            self.betas = torch.linspace(c.beta_start, c.beta_end, T, dtype=torch.float32)
-        else:  # "scaled_linear", Stable Diffusion's: linear in sqrt(beta)
-            self.betas = torch.linspace(c.beta_start**0.5, c.beta_end**0.5, T, dtype=torch.float32) ** 2
+class DDIM(Scheduler):
+    """diffusers' DDIMScheduler."""
+
+    Config, SUPPORTED = DDIMConfig, SUPPORTED
+
+    def __init__(self, config=None, **overrides):
+        super().__init__(config, **overrides)
+        self.betas = betas_for(self.config)
         self.alphas_cumprod = torch.cumprod(1.0 - self.betas, dim=0)  # abar_t
         # abar "before the first step": 1 (all signal) or, as some models were trained, abar_0.
-        self.final_alpha_cumprod = torch.tensor(1.0) if c.set_alpha_to_one else self.alphas_cumprod[0]
+        self.final_alpha_cumprod = torch.tensor(1.0) if self.config.set_alpha_to_one else self.alphas_cumprod[0]
         self.set_timesteps(50)
-
-    @classmethod
-    def from_pretrained(cls, model, subfolder="scheduler", **overrides):
-        folder = resolve(str(model), ["scheduler"]) / (subfolder or "")
-        return cls(read_config(folder, "scheduler_config.json"), **overrides)
 
     def set_timesteps(self, num_inference_steps):
         """Pick which of the T training timesteps the sampler visits, from noisy to clean."""
-        T, n, c = self.config.num_train_timesteps, num_inference_steps, self.config
-        if not isinstance(n, int) or not 1 <= n <= T:
-            raise ValueError(f"num_inference_steps must be a whole number from 1 to {T}, got {n!r}.")
+        T, n, c = self.config.num_train_timesteps, self.steps_count(num_inference_steps), self.config
         if c.timestep_spacing == "leading":  # 0, T/n, 2T/n, ... shifted up by steps_offset
             steps = np.arange(n) * (T // n) + c.steps_offset
-        elif c.timestep_spacing == "trailing":  # ..., T - 2T/n, T - T/n, T: ends at the noisiest step
+        elif c.timestep_spacing == "trailing":  # T/n - 1, 2T/n - 1, ..., T - 1: reaches the noisiest step
             steps = np.round(np.arange(T, 0, -T / n))[::-1] - 1
         else:  # "linspace": n evenly spaced from 0 to T - 1
             steps = np.linspace(0, T - 1, n).round()
@@ -118,7 +111,7 @@ class DDIM:
             )
         return x_prev, x0
 
-    def add_noise(self, x0, noise, timestep):
-        """The forward process q(x_t | x_0): jump straight to step t (Ho et al. eq. 4)."""
-        a = self.alphas_cumprod[int(timestep)]
-        return a**0.5 * x0 + (1 - a) ** 0.5 * noise
+    def noise_scales(self, t):
+        """sqrt(abar_t) of x_0 and sqrt(1 - abar_t) of noise: the forward process q(x_t | x_0) (Ho et al. eq. 4)."""
+        a = self.alphas_cumprod[t.long().cpu()].to(t.device)
+        return a**0.5, (1 - a) ** 0.5

@@ -61,15 +61,16 @@ def resolve(model, parts=tuple(_FILES), fp16=False):
         ) from e
 
 
-def config_fields(Config, config, supported):
+def config_fields(Config, config, supported, reasons=None):
     """The fields of the dataclass `Config` read from a config.json dict. `supported` lists the
-    settings we implement only one way: any other value is an error, not a silently wrong model."""
+    settings we implement only one way: any other value is an error, not a silently wrong model;
+    `reasons` says why, where a setting's absence needs a reason."""
     for key, allowed in supported.items():
         value = config.get(key, allowed[0])
         if value not in allowed:
             raise NotImplementedError(
                 f"{config.get('_class_name', Config.__name__)} with {key}={value!r} "
-                f"is not supported by pare (supported: {allowed})."
+                f"is not supported by pare (supported: {allowed}). {(reasons or {}).get(key, '')}".strip()
             )
     return Config(**{f.name: config[f.name] for f in fields(Config) if f.name in config})
 
@@ -95,7 +96,7 @@ class Pretrained(nn.Module):
 def read_config(folder, name="config.json"):
     path = Path(folder) / name
     if not path.is_file():
-        raise FileNotFoundError(f"Missing {path}: is {Path(folder).parent} a diffusers-format model folder?")
+        raise FileNotFoundError(f"Missing {path}: is {folder} a diffusers-format model folder (or a part of one)?")
     return json.loads(path.read_text())
 
 

@@ -1,14 +1,15 @@
 """Stable Diffusion in four calls (Rombach et al. 2022):
 
-    image = vae_decode(denoise(get_latent(width, height), encode_prompt(prompt)))
+    image = vae_decode(denoise(get_latent(height, width), encode_prompt(prompt)))
 
 1. encode_prompt: the prompt (and the negative prompt) -> CLIP embeddings [2, 77, D]
-2. get_latent:    a seeded random latent x_T [1, 4, H/8, W/8], pure noise
+2. get_latent:    a seeded random latent x_T [1, 4, H/f, W/f] (f = 8 for SD), pure noise
 3. denoise:       the UNet, guided by the prompt, and the scheduler (DDIM, or Euler for flow) walk x_T to x_0
 4. vae_decode:    the VAE's decoder turns x_0 into pixels
 """
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .clip import CLIP
 from .ddim import DDIM
 from .flow import FlowMatchEuler
 from .loading import pick_device, read_config, resolve
+from .scheduler import Scheduler
 from .unet import UNet
 from .vae import VAE
 
@@ -45,45 +47,41 @@ class Step:
     """What one denoising step saw and made; `denoise_steps` yields one per step."""
 
     i: int  # step number, 0 .. N-1
-    t: int | float  # the training timestep it stands for, T-1 .. 0 (flow: sigma * T, a float)
+    t: int | float  # the training timestep the UNet is told, noisy to clean (SD's DDIM at 25 steps: 961, 921, .. 1;
+    #                 flow: sigma * T, a float)
     x_t: torch.Tensor  # the latent going in
-    model_output: torch.Tensor  # the UNet's guided prediction (noise, or v)
+    model_output: torch.Tensor  # the UNet's guided prediction (noise, v, or flow's velocity)
     pred_x0: torch.Tensor  # the scheduler's guess of the final latent, from this step alone
-    latents: torch.Tensor  # the latent coming out, x_{t-1}
+    latents: torch.Tensor  # the latent coming out, at the next timestep down (DDIM: t - T/N)
 
 
 class Pipeline:
     def __init__(
-        self, clip: CLIP, unet: UNet, vae: VAE, scheduler: DDIM | FlowMatchEuler, device="cpu", dtype=torch.float32
+        self, clip: CLIP, unet: UNet, vae: VAE, scheduler: Scheduler, device="cpu", dtype=torch.float32, progress=True
     ):
         self.clip, self.unet, self.vae, self.scheduler = clip, unet, vae, scheduler
         self.device, self.dtype = torch.device(device), dtype
-        self.progress = True  # a tqdm bar over the denoising steps
+        self.progress = progress  # a tqdm bar over the denoising steps
 
     @classmethod
-    def from_pretrained(cls, model=None, device=None, dtype=None):
+    def from_pretrained(cls, model=None, device=None, dtype=None, progress=True) -> "Pipeline":
         """A diffusers-format folder or Hub repo id (default: `default_model()`); on the GPU in fp16
         when there is one, else on the CPU in fp32."""
         device, dtype = pick_device(device, dtype)
         folder = resolve(str(model or default_model()), fp16=dtype == torch.float16)
         read_config(folder, "model_index.json")
-        clip = CLIP.from_pretrained(folder, dtype)
+        clip = CLIP.from_pretrained(folder, dtype=dtype)
         clip.text_encoder.to(device)
-        return cls(
-            clip,
-            UNet.from_pretrained(folder, "unet", dtype).to(device),
-            VAE.from_pretrained(folder, "vae", dtype).to(device),
-            load_scheduler(folder),
-            device,
-            dtype,
-        )
+        unet = UNet.from_pretrained(folder, subfolder="unet", dtype=dtype).to(device)
+        vae = VAE.from_pretrained(folder, subfolder="vae", dtype=dtype).to(device)
+        return cls(clip, unet, vae, load_scheduler(folder), device, dtype, progress)
 
     @property
-    def vae_scale_factor(self):
+    def vae_scale_factor(self) -> int:
         return self.vae.scale_factor
 
     # 1. The prompt -------------------------------------------------------------------------
-    def encode_prompt(self, prompt, negative_prompt=""):
+    def encode_prompt(self, prompt: str | list[str], negative_prompt: str | list[str] = "") -> torch.Tensor:
         """Prompts -> [2B, 77, D]: the negative (or empty) prompts' embeddings, then the prompts'.
         Classifier-free guidance needs both: it steers away from the first, towards the second."""
         prompts, negatives = CLIP.as_list(prompt), CLIP.as_list(negative_prompt)
@@ -96,69 +94,91 @@ class Pipeline:
         return self.clip(negatives + prompts).to(self.dtype)
 
     # 2. The starting latent ----------------------------------------------------------------
-    def latent_shape(self, width=None, height=None, batch_size=1):
+    def latent_shape(self, height=None, width=None, batch_size=1):
+        """[B, 4, H/f, W/f]; the UNet's own size when height or width is not given."""
         f = self.vae_scale_factor
-        width, height = width or self.unet.config.sample_size * f, height or self.unet.config.sample_size * f
+        height, width = height or self.unet.config.sample_size * f, width or self.unet.config.sample_size * f
         if width % f or height % f or width <= 0 or height <= 0:
             raise ValueError(
-                f"Width and height must be positive multiples of {f} (the VAE's downsampling "
-                f"factor), got {width}x{height}. Try {max(f, width // f * f)}x{max(f, height // f * f)}."
+                f"Height and width must be positive multiples of {f} (the VAE's downsampling factor), got "
+                f"{height}x{width}. Try height={max(f, height // f * f)}, width={max(f, width // f * f)}."
             )
         return batch_size, self.unet.config.in_channels, height // f, width // f
 
-    def get_latent(self, width=None, height=None, generator=None, batch_size=1):
-        """x_T ~ N(0, I), [B, 4, H/f, W/f] (f = 8 on SD), drawn on the CPU from `generator` (a seed or a Generator)."""
-        shape = self.latent_shape(width, height, batch_size)
-        return torch.randn(shape, generator=seeded(generator)).to(self.device, self.dtype)
+    def get_latent(self, height=None, width=None, generator=None, batch_size=1) -> torch.Tensor:
+        """x_T, [B, 4, H/f, W/f] (f = 8 on SD), drawn on the CPU from `generator` (a seed or a
+        Generator): N(0, I), times the scheduler's starting noise level (1 but for sigma-space samplers)."""
+        noise = torch.randn(self.latent_shape(height, width, batch_size), generator=seeded(generator))
+        return (noise * self.scheduler.init_noise_sigma).to(self.device, self.dtype)
 
-    def get_image_latent(self, image, strength, num_inference_steps, generator=None):
-        """Image-to-image's start: encode `image`, then noise it forward to the step where
-        `denoise(..., strength=strength)` picks up. strength 1 forgets the image entirely."""
-        if not 0 < strength <= 1:
-            raise ValueError(f"strength must be in (0, 1], got {strength}: 0 would keep the image as it is.")
+    def get_image_latent(self, image, strength, num_inference_steps, generator=None) -> torch.Tensor:
+        """Image-to-image's start (SDEdit, Meng et al. 2022): encode `image`, then noise it forward to
+        the step where `denoise(..., strength=strength)` picks up. strength 1 forgets the image."""
         x = to_tensor(image).to(self.device, self.dtype)
-        self.latent_shape(x.shape[-1], x.shape[-2])  # checks the size
+        self.latent_shape(x.shape[-2], x.shape[-1])  # checks the size
         generator = seeded(generator)
         with torch.no_grad():
             x0 = self.vae.encode(x).sample(generator) * self.vae.config.scaling_factor
-        t = self.timesteps(num_inference_steps, strength)[0]
+        self.scheduler.set_timesteps(num_inference_steps)
+        t = self.scheduler.timesteps[self.skipped_steps(num_inference_steps, strength)]
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(self.device)
         return self.scheduler.add_noise(x0, noise, t)
 
     # 3. Denoising --------------------------------------------------------------------------
-    def timesteps(self, num_inference_steps, strength=1.0):
-        """The timesteps to visit; image-to-image skips the noisiest (1 - strength) of them."""
-        self.scheduler.set_timesteps(num_inference_steps)
+    def skipped_steps(self, num_inference_steps, strength=1.0):
+        """How many of the scheduler's timesteps image-to-image skips: the noisiest (1 - strength)."""
+        if not 0 < strength <= 1:
+            raise ValueError(f"strength must be in (0, 1], got {strength}: 0 would keep the image as it is.")
         n = int(num_inference_steps * strength)
         if n < 1:
             raise ValueError(f"strength {strength} x {num_inference_steps} steps leaves no step to run: raise either.")
-        return self.scheduler.timesteps[num_inference_steps - n :]
+        return (num_inference_steps - n) * self.scheduler.order
+
+    def guided_output(self, latents, t, embeddings, guidance_scale=7.5) -> torch.Tensor:
+        """The UNet's prediction for `latents` [B, 4, h, w] at timestep `t`, with classifier-free
+        guidance; `embeddings` [2, 77, D] (one prompt, for every latent) or [2B, 77, D]."""
+        uncond, cond = embeddings.chunk(2)
+        b = len(latents)
+        if len(cond) not in (1, b):
+            raise ValueError(f"{b} latents but {len(cond)} prompts: give one latent, or one a prompt.")
+        context = torch.cat([uncond.expand(b, -1, -1), cond.expand(b, -1, -1)])
+        x = self.scheduler.scale_model_input(torch.cat([latents] * 2), t)  # both halves in one UNet call
+        out_uncond, out_cond = self.unet(x, t.to(self.device), context).chunk(2)
+        # Classifier-free guidance (Ho & Salimans 2022, eq. 6): extrapolate from the
+        # unconditioned prediction towards, and past, the conditioned one.
+        return out_uncond + guidance_scale * (out_cond - out_uncond)
 
     @torch.no_grad()
     def denoise_steps(self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0):
         """Walk the latent from noise to image, yielding a `Step` after every step: the one loop
         that the pipeline and every notebook share."""
-        uncond, cond = embeddings.chunk(2)
-        for i, t in enumerate(tqdm(self.timesteps(num_inference_steps, strength), disable=not self.progress)):
-            # Both halves of the batch in one UNet call: [2B, 4, h, w].
-            out = self.unet(torch.cat([latents] * 2), t.to(self.device), torch.cat([uncond, cond]))
-            out_uncond, out_cond = out.chunk(2)
-            # Classifier-free guidance (Ho & Salimans 2022, eq. 6): extrapolate from the
-            # unconditioned prediction towards, and past, the conditioned one.
-            guided = out_uncond + guidance_scale * (out_cond - out_uncond)
-            x_prev, x0 = self.scheduler.step(guided, t, latents)
-            yield Step(i, t.item(), latents, guided, x0, x_prev)
-            latents = x_prev
+        latents = self.fit_batch(latents, len(embeddings) // 2)
+        self.scheduler.set_timesteps(num_inference_steps)  # also forgets a multistep sampler's history
+        timesteps = self.scheduler.timesteps[self.skipped_steps(num_inference_steps, strength) :]
+        for i, t in enumerate(tqdm(timesteps, disable=not self.progress)):
+            guided = self.guided_output(latents, t, embeddings, guidance_scale)
+            x_next, x0 = self.scheduler.step(guided, t, latents)
+            yield Step(i, t.item(), latents, guided, x0, x_next)
+            latents = x_next
 
-    def denoise(self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0):
+    def denoise(self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0) -> torch.Tensor:
         """x_T -> x_0 (`denoise_steps` run to the end)."""
         for step in self.denoise_steps(latents, embeddings, num_inference_steps, guidance_scale, strength):
             latents = step.latents
         return latents
 
+    @staticmethod
+    def fit_batch(latents, prompts):
+        """One starting latent for every prompt, as diffusers does: repeat a single one."""
+        if len(latents) == prompts:
+            return latents
+        if len(latents) != 1:
+            raise ValueError(f"{len(latents)} starting latents for {prompts} prompts: give one, or one a prompt.")
+        return latents.expand(prompts, *latents.shape[1:])
+
     # 4. Pixels -----------------------------------------------------------------------------
     @torch.no_grad()
-    def vae_decode(self, latents):
+    def vae_decode(self, latents) -> list[Image.Image]:
         """Latents [B, 4, h, w] -> a list of B PIL images. Undo the scaling the UNet was trained
         with, decode, and map the VAE's [-1, 1] to [0, 255]."""
         image = self.vae.decode(latents.to(self.dtype) / self.vae.config.scaling_factor)
@@ -168,50 +188,57 @@ class Pipeline:
     # All four ------------------------------------------------------------------------------
     def __call__(
         self,
-        prompt,
-        negative_prompt="",
-        height=None,
-        width=None,
-        num_inference_steps=50,
-        guidance_scale=7.5,
-        generator=None,
-        latents=None,
-        image=None,
-        strength=0.8,
-    ):
+        prompt: str | list[str],
+        negative_prompt: str | list[str] = "",
+        height: int | None = None,
+        width: int | None = None,
+        num_inference_steps: int = 50,
+        guidance_scale: float = 7.5,
+        generator: int | torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+        image: Image.Image | torch.Tensor | None = None,
+        strength: float = 0.8,
+    ) -> list[Image.Image]:
         """Text (or text and an `image`, for image-to-image) -> a list of PIL images."""
         embeddings = self.encode_prompt(prompt, negative_prompt)
-        batch = len(embeddings) // 2
         if image is not None:
             latents = self.get_image_latent(image, strength, num_inference_steps, generator)
         else:
             strength = 1.0
             if latents is None:
-                latents = self.get_latent(width, height, generator, batch)
-        return self.vae_decode(
-            self.denoise(latents.to(self.device, self.dtype), embeddings, num_inference_steps, guidance_scale, strength)
-        )
+                latents = self.get_latent(height, width, generator, batch_size=len(embeddings) // 2)
+        latents = latents.to(self.device, self.dtype)
+        return self.vae_decode(self.denoise(latents, embeddings, num_inference_steps, guidance_scale, strength))
 
 
-# The sampler for each scheduler class a model's scheduler_config.json may name. Models trained on
-# DDPM's noise schedule all sample with DDIM, whichever sampler their config picked (SD 1.5 names PNDM).
-SCHEDULERS = {
-    "FlowMatchEulerDiscreteScheduler": FlowMatchEuler,
-    **dict.fromkeys(
-        ["DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteScheduler", "LMSDiscreteScheduler"], DDIM
-    ),
-}
+# The scheduler for each `_class_name` a model's scheduler_config.json may name.
+SCHEDULERS = {"DDIMScheduler": DDIM, "FlowMatchEulerDiscreteScheduler": FlowMatchEuler}
+# Samplers pare does not have, and what it uses instead: SD 1.5's folder names PNDM (Liu et al. 2022's
+# pseudo-numerical method). DDIM reads the same noise schedule from the same config and draws the same
+# kind of picture in as many steps; the pixels differ from diffusers' PNDM.
+STAND_INS = {"PNDMScheduler": DDIM, "LMSDiscreteScheduler": DDIM}
 
 
-def load_scheduler(folder):  # picked by the `_class_name` in the model's scheduler/scheduler_config.json
+def load_scheduler(folder) -> Scheduler:
+    """The scheduler that `folder/scheduler/scheduler_config.json` names by its `_class_name`."""
     config = read_config(Path(folder) / "scheduler", "scheduler_config.json")
-    if config.get("_class_name") not in SCHEDULERS:
-        raise NotImplementedError(
-            f"pare has no sampler for {config.get('_class_name')!r} ({folder}/scheduler): set "
-            "its _class_name to 'DDIMScheduler' (a model trained on DDPM's noise schedule) "
-            "or 'FlowMatchEulerDiscreteScheduler' (a flow-matching model)."
+    name = config.get("_class_name")
+    if name in STAND_INS:
+        Sampler = STAND_INS[name]
+        warnings.warn(
+            f"pare has no {name}; it samples this model with {Sampler.__name__}, which reads the same noise "
+            "schedule from the same config. To choose another: "
+            "pipe.scheduler = pare.<Sampler>.from_config(pipe.scheduler.config).",
+            stacklevel=3,
         )
-    return SCHEDULERS[config["_class_name"]](config)
+        return Sampler(config)
+    if name not in SCHEDULERS:
+        raise NotImplementedError(
+            f"pare has no sampler for {name!r} ({folder}/scheduler): set its _class_name to one of "
+            f"{', '.join(SCHEDULERS)} (a model trained on DDPM's noise schedule can use any but the last, "
+            "a flow-matching model the last)."
+        )
+    return SCHEDULERS[name](config)
 
 
 def to_tensor(image):

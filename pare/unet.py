@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.module import register_module_forward_pre_hook
 
 from .blocks import Attention, Downsample2D, ResnetBlock2D, Upsample2D
 from .loading import Pretrained, config_fields
@@ -217,7 +218,7 @@ class UNetMidBlock2DCrossAttn(nn.Module):
     def __init__(self, ch, temb_ch, heads, c: UNetConfig):
         super().__init__()
         self.resnets = nn.ModuleList(ResnetBlock2D(ch, ch, temb_ch, c.norm_num_groups, c.norm_eps) for _ in range(2))
-        self.attentions = attentions(ch, heads, 1, c, True)
+        self.attentions = attentions(ch, heads, 1, c, cross=True)
 
     def forward(self, x, temb, context):
         x = self.resnets[0](x, temb)
@@ -226,18 +227,6 @@ class UNetMidBlock2DCrossAttn(nn.Module):
 
 class UNet(Pretrained):
     """diffusers' UNet2DConditionModel, for the configs of Stable Diffusion 1.x and 2.x."""
-
-    evaluations = Counter()  # latents through any UNet so far, by (h, w): what a notebook costs
-
-    @classmethod
-    def print_evaluations(cls):
-        """'N UNet evaluations: n1 at 96x96, ...'. One latent through the UNet once is one evaluation
-        (a guided step of one picture is two), the unit of the README's time estimates."""
-        sizes = sorted(cls.evaluations.items(), key=lambda item: -item[0][0] * item[0][1])
-        print(
-            f"{sum(cls.evaluations.values())} UNet evaluations: "
-            + (", ".join(f"{n} at {h}x{w}" for (h, w), n in sizes) or "none")
-        )
 
     def __init__(self, config: dict):
         super().__init__()
@@ -259,7 +248,15 @@ class UNet(Pretrained):
 
         # Down: level i goes from chs[i-1] to chs[i] channels, then halves the size.
         self.down_blocks = nn.ModuleList(
-            DownBlock(chs[max(i - 1, 0)], ch, temb_ch, heads[i], BLOCKS[t], i < levels - 1, c)
+            DownBlock(
+                in_ch=chs[max(i - 1, 0)],
+                out_ch=ch,
+                temb_ch=temb_ch,
+                heads=heads[i],
+                cross=BLOCKS[t],
+                downsample=i < levels - 1,
+                c=c,
+            )
             for i, (ch, t) in enumerate(zip(chs, c.down_block_types))
         )
         # The channels of the skips in the order they were saved: conv_in, then each block's.
@@ -272,7 +269,18 @@ class UNet(Pretrained):
             level = levels - 1 - i
             skips, skip_chs = skip_chs[-n:][::-1], skip_chs[:-n]
             prev = chs[min(level + 1, levels - 1)]
-            self.up_blocks.append(UpBlock(skips, prev, chs[level], temb_ch, heads[level], BLOCKS[t], level > 0, c))
+            self.up_blocks.append(
+                UpBlock(
+                    skip_chs=skips,
+                    prev_ch=prev,
+                    out_ch=chs[level],
+                    temb_ch=temb_ch,
+                    heads=heads[level],
+                    cross=BLOCKS[t],
+                    upsample=level > 0,
+                    c=c,
+                )
+            )
 
         self.conv_norm_out = nn.GroupNorm(c.norm_num_groups, chs[0], eps=c.norm_eps)
         self.conv_out = nn.Conv2d(chs[0], c.out_channels, 3, padding=1)
@@ -285,8 +293,6 @@ class UNet(Pretrained):
         """sample [B, 4, h, w], timestep an int or a tensor ([] or [B]), encoder_hidden_states
         [B, 77, D] -> the model output (noise or velocity), [B, 4, h, w]."""
         c = self.config
-        if not torch.compiler.is_compiling():  # (a compiled UNet goes uncounted: the tally would recompile it)
-            UNet.evaluations[tuple(sample.shape[-2:])] += sample.shape[0]
         t = torch.as_tensor(timestep, device=sample.device).reshape(-1).expand(sample.shape[0])
         temb = timestep_embedding(t, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift)
         temb = self.time_embedding(temb.to(sample.dtype))  # [B, 4 * C0]
@@ -299,3 +305,34 @@ class UNet(Pretrained):
         for block in self.up_blocks:
             x = block(x, temb, encoder_hidden_states, skips)
         return self.conv_out(F.silu(self.conv_norm_out(x)))
+
+
+class UNetEvaluations(Counter):
+    """Counts the latents that pass through any UNet while it is on, by size: {(h, w): n}. One latent
+    through the UNet once is one evaluation (a guided step of one picture is two): the unit of the
+    README's time estimates. A hook on every module call, so that `UNet.forward` stays only the model.
+
+        with pare.UNetEvaluations() as evaluations:
+            pipe("a cat", num_inference_steps=25)
+        print(evaluations)  # 50 UNet evaluations: 50 at 16x16
+    """
+
+    def start(self):
+        self._hook = register_module_forward_pre_hook(self._count)
+        return self
+
+    def stop(self):
+        self._hook.remove()
+
+    __enter__ = start
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _count(self, module, args):
+        if isinstance(module, UNet) and args and not torch.compiler.is_compiling():  # compiled: would recompile
+            self[tuple(args[0].shape[-2:])] += args[0].shape[0]
+
+    def __str__(self):
+        sizes = sorted(self.items(), key=lambda item: -item[0][0] * item[0][1])
+        return f"{self.total()} UNet evaluations: " + (", ".join(f"{n} at {h}x{w}" for (h, w), n in sizes) or "none")

@@ -29,7 +29,6 @@ class VAEConfig:  # the fields of diffusers' vae/config.json that pare reads
     layers_per_block: int = 1
     norm_num_groups: int = 32
     scaling_factor: float = 0.18215
-    sample_size: int = 512
 
 
 SUPPORTED = {

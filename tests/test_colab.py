@@ -121,11 +121,12 @@ def test_stamping_is_idempotent_and_names_one_repository(tmp_path):
     assert "git+https://github.com/someone/pare" in cells[1].source and len(cells) == len(nb.cells)
 
 
-def test_unet_counts_its_evaluations(capsys):
+def test_unet_counts_its_evaluations():
     unet = pare.UNet.from_pretrained(pare.TINY_MODEL, subfolder="unet")
-    pare.UNet.evaluations.clear()
+    context = unet.config.cross_attention_dim
+    with torch.no_grad(), pare.UNetEvaluations() as evaluations:
+        unet(torch.zeros(2, 4, 8, 8), 10, torch.zeros(2, 77, context))
+        unet(torch.zeros(1, 4, 16, 8), 10, torch.zeros(1, 77, context))
     with torch.no_grad():
-        unet(torch.zeros(2, 4, 8, 8), 10, torch.zeros(2, 77, 32))
-        unet(torch.zeros(1, 4, 16, 8), 10, torch.zeros(1, 77, 32))
-    pare.UNet.print_evaluations()
-    assert capsys.readouterr().out == "3 UNet evaluations: 1 at 16x8, 2 at 8x8\n"
+        unet(torch.zeros(1, 4, 8, 8), 10, torch.zeros(1, 77, context))  # after the counter stopped: not counted
+    assert str(evaluations) == "3 UNet evaluations: 1 at 16x8, 2 at 8x8"

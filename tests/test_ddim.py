@@ -97,5 +97,5 @@ def test_ddim_reads_scheduler_folder(tmp_path):
         "steps_offset": 1,
     }
     (tmp_path / "scheduler" / "scheduler_config.json").write_text(json.dumps(config))
-    ddim = pare.DDIM.from_pretrained(tmp_path)
+    ddim = pare.DDIM.from_pretrained(tmp_path, subfolder="scheduler")
     assert ddim.config.prediction_type == "v_prediction" and ddim.config.steps_offset == 1

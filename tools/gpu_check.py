@@ -156,7 +156,7 @@ MEASURE = """import json, torch, pare
 cuda = torch.cuda.is_available()
 print("GPU_CHECK " + json.dumps({"peak_reserved": torch.cuda.max_memory_reserved() if cuda else 0,
                                  "peak_allocated": torch.cuda.max_memory_allocated() if cuda else 0,
-                                 "evaluations": {f"{h}x{w}": n for (h, w), n in pare.UNet.evaluations.items()}}))"""
+                                 "evaluations": {f"{h}x{w}": n for (h, w), n in evaluations.items()}}))"""
 
 
 def randomize(module, generator):

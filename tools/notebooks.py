@@ -66,11 +66,12 @@ except ImportError:
         why = next((line for line in lines if line.startswith(("fatal:", "ERROR:"))), lines[-1])  # git's or pip's reason
         raise InstallFailed(f"pip could not install pare from {{SOURCE}} ({{why}}): upload pare's folder or a wheel "
                             "of it (`make wheel`) and run `%pip install ./pare` or `%pip install pare-*.whl` instead.") from None
-    import pare"""
+    import pare
+evaluations = pare.UNetEvaluations().start()  # counts the UNet's work, printed at the end"""
 
 FOOTER = (
     "# How much work this notebook gave the UNet: the README's time estimates for a Colab T4 come from these counts.\n"
-    "pare.UNet.print_evaluations()"
+    "print(evaluations)"
 )
 
 
@@ -99,7 +100,7 @@ def stamp(path, out=None, install_from=None, repo=None, published=None):
     old = [c.source for c in nb.cells]
     keep = 2 if len(nb.cells) > 1 and "colab-badge" in nb.cells[0].source else 0
     body = nb.cells[keep:]
-    if body and body[-1].cell_type == "code" and "print_evaluations()" in body[-1].source:
+    if body and body[-1].cell_type == "code" and body[-1].source.endswith("print(evaluations)"):
         body = body[:-1]
     new = header(Path(path).name, install_from, repo, published) + body + footer()
     for cell, before in zip(new, nb.cells[:2]):  # an unchanged header keeps its outputs
