@@ -24,7 +24,7 @@ class CLIP:
         self.tokenizer, self.text_encoder = tokenizer, text_encoder
 
     @classmethod
-    def from_pretrained(cls, model, subfolder=None, dtype=torch.float32):
+    def from_pretrained(cls, model, subfolder: str | None = None, dtype=torch.float32) -> "CLIP":
         """`model/subfolder`'s tokenizer/ and text_encoder/ (a folder or a Hub repo id)."""
         folder = resolve(str(model), ["tokenizer", "text_encoder"], fp16=dtype == torch.float16) / (subfolder or "")
         tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")

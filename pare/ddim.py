@@ -59,7 +59,7 @@ class DDIM(Scheduler):
         self.final_alpha_cumprod = torch.tensor(1.0) if self.config.set_alpha_to_one else self.alphas_cumprod[0]
         self.set_timesteps(50)
 
-    def set_timesteps(self, num_inference_steps):
+    def set_timesteps(self, num_inference_steps: int):
         """Pick which of the T training timesteps the sampler visits, from noisy to clean."""
         T, n, c = self.config.num_train_timesteps, self.steps_count(num_inference_steps), self.config
         if c.timestep_spacing == "leading":  # 0, T/n, 2T/n, ... shifted up by steps_offset
@@ -94,7 +94,9 @@ class DDIM(Scheduler):
             eps = (sample - a**0.5 * x0) / b**0.5
         return x0, eps
 
-    def step(self, model_output, timestep, sample, eta=0.0, generator=None):
+    def step(
+        self, model_output: torch.Tensor, timestep, sample: torch.Tensor, eta=0.0, generator=None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One DDIM step from x_t to x_prev. Returns (x_prev, predicted x_0)."""
         t = int(timestep)
         prev_t = self.previous_timestep(t)

@@ -64,7 +64,7 @@ class FlowMatchEuler(Scheduler):
         self.sigma_min = shifted(1 / self.config.num_train_timesteps, self.config.shift)
         self.set_timesteps(50)
 
-    def set_timesteps(self, num_inference_steps, sigmas=None):
+    def set_timesteps(self, num_inference_steps: int, sigmas=None):
         """The noise levels to visit, from 1 towards 0: n evenly spaced from 1 to sigma_min, then shifted."""
         # `sigmas` replaces the even spacing: Flux's pipeline gives 1, 1 - 1/n, ..., 1/n (with shift 1
         # and the final 0, exactly n equal steps from 1 to 0: the naive loop with ratio 1).
@@ -78,7 +78,7 @@ class FlowMatchEuler(Scheduler):
         self.timesteps = levels * T  # what the UNet is told: sigma on the 0..T scale it trained on (a float)
         self.sigmas = torch.cat([levels, torch.zeros(1)])  # one more than the steps: the last lands on 0
 
-    def step(self, model_output, timestep, sample):
+    def step(self, model_output: torch.Tensor, timestep, sample: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One Euler step, from this noise level to the next. Returns (x_next, predicted x_0)."""
         i = int((self.timesteps - float(timestep)).abs().argmin())  # nearest: a float that lost digits still fits
         sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]

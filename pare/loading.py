@@ -84,7 +84,7 @@ class Pretrained(nn.Module):
         return cls(config)
 
     @classmethod
-    def from_pretrained(cls, model, subfolder=None, dtype=torch.float32):
+    def from_pretrained(cls, model, subfolder: str | None = None, dtype=torch.float32) -> "Pretrained":
         parts = [subfolder] if subfolder in _FILES else _FILES
         folder = resolve(str(model), parts, fp16=dtype == torch.float16) / (subfolder or "")
         config = read_config(folder)

@@ -111,14 +111,16 @@ class Pipeline:
         noise = torch.randn(self.latent_shape(height, width, batch_size), generator=seeded(generator))
         return (noise * self.scheduler.init_noise_sigma).to(self.device, self.dtype)
 
-    def get_image_latent(self, image, strength, num_inference_steps, generator=None) -> torch.Tensor:
+    def get_image_latent(self, image, strength, num_inference_steps, generator=None, batch_size=1) -> torch.Tensor:
         """Image-to-image's start (SDEdit, Meng et al. 2022): encode `image`, then noise it forward to
-        the step where `denoise(..., strength=strength)` picks up. strength 1 forgets the image."""
+        the step where `denoise(..., strength=strength)` picks up; one image for `batch_size` prompts
+        is repeated, each copy with its own noise. strength 1 forgets the image."""
         x = to_tensor(image).to(self.device, self.dtype)
         self.latent_shape(x.shape[-2], x.shape[-1])  # checks the size
         generator = seeded(generator)
         with torch.no_grad():
             x0 = self.vae.encode(x).sample(generator) * self.vae.config.scaling_factor
+        x0 = self.fit_batch(x0, batch_size)
         self.scheduler.set_timesteps(num_inference_steps)
         t = self.scheduler.timesteps[self.skipped_steps(num_inference_steps, strength)]
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(self.device)
@@ -169,11 +171,13 @@ class Pipeline:
 
     @staticmethod
     def fit_batch(latents, prompts):
-        """One starting latent for every prompt, as diffusers does: repeat a single one."""
+        """One starting latent (or image) for every prompt, as diffusers does: repeat a single one."""
         if len(latents) == prompts:
             return latents
         if len(latents) != 1:
-            raise ValueError(f"{len(latents)} starting latents for {prompts} prompts: give one, or one a prompt.")
+            raise ValueError(
+                f"{len(latents)} starting latents or images for {prompts} prompts: give one, or one a prompt."
+            )
         return latents.expand(prompts, *latents.shape[1:])
 
     # 4. Pixels -----------------------------------------------------------------------------
@@ -201,12 +205,13 @@ class Pipeline:
     ) -> list[Image.Image]:
         """Text (or text and an `image`, for image-to-image) -> a list of PIL images."""
         embeddings = self.encode_prompt(prompt, negative_prompt)
+        batch = len(embeddings) // 2
         if image is not None:
-            latents = self.get_image_latent(image, strength, num_inference_steps, generator)
+            latents = self.get_image_latent(image, strength, num_inference_steps, generator, batch)
         else:
             strength = 1.0
             if latents is None:
-                latents = self.get_latent(height, width, generator, batch_size=len(embeddings) // 2)
+                latents = self.get_latent(height, width, generator, batch)
         latents = latents.to(self.device, self.dtype)
         return self.vae_decode(self.denoise(latents, embeddings, num_inference_steps, guidance_scale, strength))
 

@@ -34,7 +34,7 @@ class Scheduler:
         return cls(config, **overrides)
 
     @classmethod
-    def from_pretrained(cls, model, subfolder=None, **overrides):
+    def from_pretrained(cls, model, subfolder: str | None = None, **overrides) -> "Scheduler":
         """`model/subfolder/scheduler_config.json` (a folder or a Hub repo id), as diffusers reads it:
         `DDIMScheduler.from_pretrained(model, subfolder="scheduler")`."""
         folder = resolve(str(model), ["scheduler"]) / (subfolder or "")

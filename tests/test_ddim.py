@@ -3,6 +3,7 @@
 import itertools
 import json
 
+import numpy as np
 import pytest
 import torch
 from conftest import assert_close
@@ -80,6 +81,13 @@ def test_ddim_rejects_bad_step_counts(n):
         pare.DDIM().set_timesteps(n)
 
 
+@pytest.mark.parametrize("n", [np.int64(4), np.int32(4), torch.tensor(4)])
+def test_ddim_takes_numpy_and_torch_integers(n):
+    ddim = pare.DDIM()
+    ddim.set_timesteps(n)
+    assert ddim.timesteps.tolist() == [750, 500, 250, 0]
+
+
 def test_ddim_rejects_unsupported_options():
     with pytest.raises(NotImplementedError, match="squaredcos_cap_v2"):
         pare.DDIM(beta_schedule="squaredcos_cap_v2")
@@ -99,3 +107,5 @@ def test_ddim_reads_scheduler_folder(tmp_path):
     (tmp_path / "scheduler" / "scheduler_config.json").write_text(json.dumps(config))
     ddim = pare.DDIM.from_pretrained(tmp_path, subfolder="scheduler")
     assert ddim.config.prediction_type == "v_prediction" and ddim.config.steps_offset == 1
+    with pytest.raises(FileNotFoundError, match=f"Missing {tmp_path}/scheduler_config.json: is {tmp_path} a diffusers"):
+        pare.DDIM.from_pretrained(tmp_path)  # the folder itself, as in diffusers: it has no config

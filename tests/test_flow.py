@@ -204,8 +204,7 @@ def flow_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pipe(flow_model):
-    pipe = pare.Pipeline.from_pretrained(flow_model)
-    pipe.progress = False
+    pipe = pare.Pipeline.from_pretrained(flow_model, progress=False)
     return pipe
 
 
@@ -263,8 +262,9 @@ def test_pipeline_image_to_image_with_flow(pipe):
 def test_pipeline_scheduler_choice(flow_model, tmp_path):
     folder = shutil.copytree(flow_model, tmp_path / "model")
     pndm = {"_class_name": "PNDMScheduler", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}
-    write_scheduler(folder, pndm)  # what SD 1.5 ships: pare samples it with DDIM
-    assert isinstance(pare.Pipeline.from_pretrained(folder).scheduler, pare.DDIM)
+    write_scheduler(folder, pndm)  # what SD 1.5 ships: pare samples it with DDIM, and says so
+    with pytest.warns(UserWarning, match="pare has no PNDMScheduler; it samples this model with DDIM"):
+        assert isinstance(pare.Pipeline.from_pretrained(folder).scheduler, pare.DDIM)
     write_scheduler(folder, {"_class_name": "KarrasVeScheduler"})
     with pytest.raises(NotImplementedError, match="KarrasVeScheduler.*FlowMatchEulerDiscreteScheduler"):
         pare.Pipeline.from_pretrained(folder)

@@ -35,8 +35,7 @@ def test_diffusers_with_default_arguments_draws_pares_picture(folder):
     theirs = StableDiffusionPipeline.from_pretrained(folder)  # the model card's line, as a user types it
     theirs.set_progress_bar_config(disable=True)
     assert [m.dtype for m in (theirs.text_encoder, theirs.unet, theirs.vae)] == [torch.float32] * 3
-    ours = pare.Pipeline.from_pretrained(folder)
-    ours.progress = False
+    ours = pare.Pipeline.from_pretrained(folder, progress=False)
     latents = ours.get_latent(generator=0)
     picture = theirs("a cat", latents=latents, num_inference_steps=10).images[0]
     image = ours("a cat", latents=latents, num_inference_steps=10)[0]

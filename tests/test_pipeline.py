@@ -11,8 +11,7 @@ import pare
 
 @pytest.fixture(scope="module", params=[pare.TINY_MODEL, pare.TINY_MODEL_SD1], ids=["tiny-sd2", "tiny-sd1"])
 def pipes(request):
-    ours = pare.Pipeline.from_pretrained(request.param)
-    ours.progress = False
+    ours = pare.Pipeline.from_pretrained(request.param, progress=False)
     theirs = StableDiffusionPipeline.from_pretrained(request.param, dtype=torch.float32, safety_checker=None)
     theirs.scheduler = DDIMScheduler.from_config(theirs.scheduler.config)
     theirs.set_progress_bar_config(disable=True)
@@ -67,6 +66,37 @@ def test_batch_of_prompts(pipes):
     alone = pipe(prompts[1], latents=latents[1:], num_inference_steps=3)[0]
     assert len(images) == 2
     assert np.abs(np.asarray(images[1], dtype=int) - np.asarray(alone, dtype=int)).max() <= 1
+
+
+def test_one_starting_latent_serves_every_prompt(pipes):
+    pipe, _ = pipes
+    prompts = ["a rocket", "pancakes"]
+    latents = pipe.get_latent(generator=0)
+    images = pipe(prompts, latents=latents, num_inference_steps=3)
+    alone = [pipe(p, latents=latents, num_inference_steps=3)[0] for p in prompts]
+    for image, single in zip(images, alone):
+        assert np.abs(np.asarray(image, dtype=int) - np.asarray(single, dtype=int)).max() <= 1
+    with pytest.raises(ValueError, match="2 starting latents or images for 3 prompts"):
+        pipe(["a cat", "a rocket", "pancakes"], latents=pipe.get_latent(generator=0, batch_size=2))
+
+
+def test_one_image_serves_every_prompt_as_in_diffusers(pipes):
+    ours, theirs = pipes
+    init = ours("a cat", generator=0, num_inference_steps=3)[0]
+    prompts = ["a rocket", "pancakes"]
+    got = ours(prompts, image=init, strength=0.5, num_inference_steps=6, generator=3)
+    img2img = StableDiffusionImg2ImgPipeline(**theirs.components)
+    expected = img2img(
+        prompts,
+        image=init,
+        strength=0.5,
+        num_inference_steps=6,
+        generator=torch.Generator().manual_seed(3),
+        output_type="np",
+    ).images
+    assert len(got) == 2
+    for image, picture in zip(got, expected):
+        assert np.abs(np.asarray(image, dtype=np.float32) / 255 - picture).max() <= 1 / 255
 
 
 def test_steps_are_visible(pipes):
