@@ -43,11 +43,19 @@ def resolve(model, parts=tuple(_FILES), fp16=False):
         patterns = ["model_index.json"] + [f.format(variant) for p in parts for f in _FILES[p]]
         return Path(snapshot_download(model, allow_patterns=patterns))
 
+    def download_fp16():
+        """The snapshot with fp16 weights for `parts`; None when this repo has no fp16 copy, or when
+        the Hub cannot be reached and the fp16 copies are not on disk (huggingface_hub >= 1.0 then
+        refuses the whole snapshot): take the full ones instead, which may be."""
+        try:
+            folder = download(".fp16")
+        except LocalEntryNotFoundError:
+            return None
+        weighted = [p for p in parts if p not in ("tokenizer", "scheduler")]
+        return folder if all(list((folder / p).glob("*.safetensors")) for p in weighted) else None
+
     try:
-        folder = download(".fp16" if fp16 else "")
-        if not all(list((folder / p).glob("*.safetensors")) for p in parts if p not in ("tokenizer", "scheduler")):
-            folder = download("")  # this repo has no fp16 copy: take the full one
-        return folder
+        return (fp16 and download_fp16()) or download("")
     except LocalEntryNotFoundError as e:
         raise FileNotFoundError(
             f"Model {model!r} is not on disk and the Hub cannot be reached (offline, or "
@@ -101,11 +109,12 @@ def read_config(folder, name="config.json"):
 
 
 def weights_file(folder, dtype=torch.float32):
-    """The safetensors file of one part; the `.fp16` copy when fp16 is asked for and present."""
-    files = sorted(Path(folder).glob("*.safetensors"))
-    fp16 = [f for f in files if f.name.endswith(".fp16.safetensors")]
-    full = [f for f in files if f not in fp16]
-    pick = (fp16 if dtype == torch.float16 else []) + full + fp16
+    """The safetensors file of one part (`model.safetensors` or `diffusion_pytorch_model.safetensors`);
+    its `.fp16` copy when fp16 is asked for and present. Other variants that a whole-repository
+    download may bring (`.non_ema`, `.ema`) are not the weights diffusers loads by default."""
+    full = [f for f in Path(folder).glob("*.safetensors") if f.name.count(".") == 1]
+    fp16 = [f for f in Path(folder).glob("*.fp16.safetensors") if f.name.count(".") == 2]
+    pick = (fp16 if dtype == torch.float16 else []) + sorted(full) + sorted(fp16)
     if not pick:
         raise FileNotFoundError(
             f"No .safetensors weights in {folder}. pare loads only safetensors "

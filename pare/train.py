@@ -1,14 +1,16 @@
 """Training the offline models: Stable Diffusions small enough to learn on a laptop's CPU.
 
-Same parts as the real one, trained on `pare.world` in two stages (Rombach et al. 2022): the VAE
+Same parts as the real one, trained on `pare.world` in two steps (Rombach et al. 2022): the VAE
 squeezes 64x64 pictures into 16x16x4 latents, then the UNet and text encoder learn to denoise them:
 
     L_LDM = E_{x_0, eps ~ N(0, I), t} || eps - eps_theta(x_t, t, tau(y)) ||^2       (eq. 2)
 
 with each model's target: v (tiny-sd2, as SD 2), eps (tiny-sd1) or the flow velocity eps - x_0
-(tiny-flow, as SD 3). The v-model learns from scratch, with min-SNR weights, then without them,
-then with offset noise; the other two start from it (as SD 2's 768-v model started from its eps
-one). Every stage checkpoints and resumes.   python -m pare.train out/train
+(tiny-flow, as SD 3). `STAGES` is the recipe, one `Stage` a row: the v-model learns from scratch,
+with min-SNR weights, then without them, then with offset noise; the other two start from it (as
+SD 2's 768-v model started from its eps one). Every stage checkpoints and resumes.
+
+    python -m pare.train out/train
 """
 
 import argparse
@@ -18,6 +20,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,14 +30,13 @@ from tqdm import tqdm  # text bars: a committed notebook shows them finished (wi
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from . import world
-from .ddim import DDIM
-from .flow import FlowMatchEuler
+from .pipeline import SCHEDULERS
 from .unet import UNet
 from .vae import VAE
 
 MODELS = Path(__file__).parent / "models"
 # Three levels, two halvings: f = 4, 64x64x3 -> 16x16x4. f = 8 (SD's) reached only 19.7 dB here and
-# lost the objects' details; f = 4 kept them at 25 dB (shared/offline-model-notes.md).
+# lost the objects' details; f = 4 kept them at 25 dB (the model card, pare/models/README.md, says how).
 VAE_CONFIG = {
     "_class_name": "AutoencoderKL",
     "block_out_channels": [32, 64, 64],
@@ -69,16 +71,59 @@ DDIM_CONFIG = {
     "timestep_spacing": "leading",
 }
 FLOW_CONFIG = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 1.0}
-# name: (target, tokenizer to copy: SD 2's pads with "!", SD 1's with the end token)
-KINDS = {
-    "tiny-sd2": ("v_prediction", "tiny-sd2"),
-    "tiny-sd1": ("epsilon", "tiny-sd1"),
-    "tiny-flow": ("flow_prediction", "tiny-sd2"),
-    "tiny-sd2-min-snr": ("v_prediction", "tiny-sd2"),
-    "tiny-sd2-plain": ("v_prediction", "tiny-sd2"),
-}  # the last two: tiny-sd2's first stages, not shipped
-SHIPPED = list(KINDS)[:3]
 OFFSET_NOISE = 0.1  # the std of the offset noise of every shipped model's last stage (training_loss)
+TARGETS = ("v_prediction", "epsilon", "flow_prediction")  # flow: the name pare.FlowMatchEuler gives it, as diffusers
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the recipe: a UNet and text encoder that learn `target` for `steps` steps."""
+
+    name: str  # of its model folder, out/<name>/
+    target: str  # what the UNet predicts: one of TARGETS
+    steps: int
+    lr: float  # the peak of the one-cycle learning rate
+    start_from: str | None = None  # the earlier stage whose weights it starts from; None: from scratch
+    min_snr: bool = False  # min-SNR-5 weights, else "SNR+1" (training_loss); the flow loss is unweighted
+    offset_noise: float = 0.0  # the std of the offset noise (training_loss)
+    shipped: bool = False  # one of the models in pare/models (`--install` copies it there)
+    batch: int = 32  # latents a step
+
+    def __post_init__(self):
+        if self.target not in TARGETS:
+            raise ValueError(f"Stage {self.name!r}: target {self.target!r} is not one of {', '.join(TARGETS)}.")
+
+
+# The shipped recipe (training_log.json has what each stage measured). The v-model first, alone on every
+# core. Min-SNR weights learn the objects fast, but they all but drop the noisiest steps, where the
+# background's colour is settled (a weight of 0.005 at t = 999); then SD 2's plain v loss ("SNR+1") gives
+# those steps their weight back; last, offset noise stops the model taking the background's colour from
+# the seed. The eps and flow models are fine-tuned from it side by side, with "SNR+1" and offset noise too.
+STAGES = (  # name, target, steps, lr, start_from; then the loss's options
+    Stage("tiny-sd2-min-snr", "v_prediction", 6000, 7e-4, None, min_snr=True),
+    Stage("tiny-sd2-plain", "v_prediction", 600, 3e-4, "tiny-sd2-min-snr"),
+    Stage("tiny-sd2", "v_prediction", 600, 3e-4, "tiny-sd2-plain", offset_noise=OFFSET_NOISE, shipped=True),
+    Stage("tiny-sd1", "epsilon", 500, 7e-4, "tiny-sd2", offset_noise=OFFSET_NOISE, shipped=True),
+    Stage("tiny-flow", "flow_prediction", 500, 7e-4, "tiny-sd2", offset_noise=OFFSET_NOISE, shipped=True),
+)
+
+
+def rounds(stages):
+    """The stages in rounds, in order: each starts from stages of earlier rounds only, so the stages
+    of one round can train side by side."""
+    order, done, left = [], set(), list(stages)
+    while left:
+        ready = [stage for stage in left if stage.start_from is None or stage.start_from in done]
+        if not ready:
+            stage = left[0]
+            raise ValueError(
+                f"Stage {stage.name!r} starts from {stage.start_from!r}, which no stage it can follow trains: "
+                "name another stage of the list, or None to start from scratch."
+            )
+        order.append(ready)
+        done |= {stage.name for stage in ready}
+        left = [stage for stage in left if stage not in ready]
+    return order
 
 
 PARTS = [
@@ -105,10 +150,19 @@ def unet_config(sd1=False):
     }
 
 
-def scheduler_for(kind):
-    if kind == "flow_prediction":  # the name pare.FlowMatchEuler gives its target, as diffusers does
-        return FlowMatchEuler(FLOW_CONFIG)
-    return DDIM(DDIM_CONFIG, prediction_type=kind)
+def configs(target):
+    """What a target decides, all of it here: the UNet's config, the scheduler's, and the tokenizer to
+    copy. The eps model is built like SD 1 (and its tokenizer pads with the end token, as SD 1's), the
+    v and flow models like SD 2 (padding with "!")."""
+    sd1 = target == "epsilon"
+    scheduler = FLOW_CONFIG if target == "flow_prediction" else {**DDIM_CONFIG, "prediction_type": target}
+    return unet_config(sd1=sd1), scheduler, MODELS / ("tiny-sd1" if sd1 else "tiny-sd2") / "tokenizer"
+
+
+def scheduler_for(target):
+    """The scheduler of `target`'s model folder, the class its config names, as the pipeline loads it."""
+    config = configs(target)[1]
+    return SCHEDULERS[config["_class_name"]](config)
 
 
 def to_model_input(images):  # uint8 [B, 64, 64, 3] -> float [B, 3, 64, 64] in [-1, 1]
@@ -163,7 +217,7 @@ def fit(name, modules, loss_fn, steps, lr, out, ema=False, weight_decay=0.0, see
 
 
 def train_vae(images, covers, out, steps=1800, batch=16, crop=32, lr=1e-3, device="cpu"):
-    """Stage 1: reconstruct pictures through the bottleneck (L1 for edges, MSE for colours, the
+    """The VAE first: reconstruct pictures through the bottleneck (L1 for edges, MSE for colours, the
     object's pixels 4x, a tiny KL term), on 32x32 crops (4x cheaper; the VAE is convolutional).
     The decoder sees only latents of real pictures, as SD's: noise decodes as noise."""
     torch.manual_seed(0)
@@ -185,7 +239,7 @@ def train_vae(images, covers, out, steps=1800, batch=16, crop=32, lr=1e-3, devic
 
 @torch.no_grad()
 def encode_all(vae, images, batch=500):
-    """The latent distribution (mean, std) of every picture, computed once for stage 2."""
+    """The latent distribution (mean, std) of every picture, computed once for every stage."""
     w = vae.post_quant_conv.weight  # for the VAE's device and dtype
     out = [
         vae.encode(to_model_input(images[i : i + batch]).to(w.device, w.dtype)) for i in range(0, len(images), batch)
@@ -220,73 +274,58 @@ def training_loss(unet, text_encoder, scheduler, x0, ids, generator=None, min_sn
         eps = eps + offset_noise * torch.randn(x0.shape[:2] + (1, 1), generator=generator)
     eps = eps.to(x0.device)
     context = text_encoder(ids).last_hidden_state
-    if not isinstance(scheduler, DDIM):
-        s = torch.sigmoid(torch.randn(len(x0), generator=generator)).to(x0.device)[:, None, None, None]
-        pred = unet((1 - s) * x0 + s * eps, s.flatten() * scheduler.config.num_train_timesteps, context)
-        return ((pred - (eps - x0)) ** 2).mean()
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=generator)
-    abar = scheduler.alphas_cumprod[t][:, None, None, None].to(x0.device)
-    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # q(x_t | x_0), Ho et al. eq. 4
+    kind, T = scheduler.config.prediction_type, scheduler.config.num_train_timesteps
+    if kind == "flow_prediction":  # s = sigmoid(n), n ~ N(0, 1), told to the UNet as the timestep s * T
+        t = torch.sigmoid(torch.randn(len(x0), generator=generator)) * T
+    else:
+        t = torch.randint(0, T, (len(x0),), generator=generator)
+    x_t = scheduler.add_noise(x0, eps, t)  # one noise level a row: q(x_t | x_0), Ho et al. eq. 4, or flow's line
     pred = unet(x_t, t.to(x0.device), context)
+    if kind == "flow_prediction":
+        return ((pred - (eps - x0)) ** 2).mean()
+    abar = scheduler.alphas_cumprod[t][:, None, None, None].to(x0.device)
     snr = (abar / (1 - abar)).flatten()
     x0_weight = snr.clamp(max=5) if min_snr else snr + 1
-    if scheduler.config.prediction_type == "v_prediction":
+    if kind == "v_prediction":
         target, weight = abar.sqrt() * eps - (1 - abar).sqrt() * x0, x0_weight / (snr + 1)
     else:
         target, weight = eps, x0_weight / snr
     return (weight * ((pred - target) ** 2).mean(dim=(1, 2, 3))).mean()
 
 
-def train_unet(
-    name,
-    latents,
-    captions,
-    out,
-    steps,
-    start_from=None,
-    min_snr=True,
-    offset_noise=0.0,
-    lr=7e-4,
-    batch=32,
-    device="cpu",
-):
-    """Stage 2: a new UNet and text encoder (or `start_from`'s) learn `name`'s target together.
-    10% of captions are dropped to "", so the model also learns the unconditioned prediction that
-    classifier-free guidance needs."""
-    kind, tokenizer_from = KINDS[name]
+def train_unet(stage, latents, captions, out, device="cpu"):
+    """A new UNet and text encoder (or those of the stage it starts from, out/<start_from>/) learn the
+    stage's target together. 10% of captions are dropped to "", so the model also learns the
+    unconditioned prediction that classifier-free guidance needs."""
+    unet_cfg, _, tokenizer_folder = configs(stage.target)
     torch.manual_seed(0)
-    unet = UNet.from_config(unet_config(sd1=kind == "epsilon")).to(device).train()
+    unet = UNet.from_config(unet_cfg).to(device).train()
     text_encoder = CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)).to(device).train()
-    if start_from:
+    if stage.start_from:
+        start = Path(out) / stage.start_from
         # SD 1's 1x1 conv projections hold the same numbers as SD 2's Linear ones: [C, C] <-> [C, C, 1, 1].
         shapes = {k: v.shape for k, v in unet.state_dict().items()}
         unet.load_state_dict(
             {
                 k: v.reshape(shapes[k])
-                for k, v in load_file(Path(start_from) / "unet" / "diffusion_pytorch_model.safetensors").items()
+                for k, v in load_file(start / "unet" / "diffusion_pytorch_model.safetensors").items()
             }
         )
-        text_encoder.load_state_dict(load_text_encoder(Path(start_from) / "text_encoder"))
-    tokenizer = CLIPTokenizer.from_pretrained(MODELS / tokenizer_from / "tokenizer")
+        text_encoder.load_state_dict(load_text_encoder(start / "text_encoder"))
+    tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
     ids = tokenizer(captions + [""], padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)
-    scheduler, (mean, std) = scheduler_for(kind), latents
+    scheduler, (mean, std), batch = scheduler_for(stage.target), latents, stage.batch
 
     def loss_fn(g):
         pick = torch.randint(0, len(captions), (batch,), generator=g)
         x0 = (mean[pick] + std[pick] * torch.randn(mean[pick].shape, generator=g)).to(device)  # a sample of q(z | x)
         drop = torch.rand(batch, generator=g) < 0.1
-        return training_loss(
-            unet,
-            text_encoder,
-            scheduler,
-            x0,
-            ids[torch.where(drop, len(captions), pick).to(device)],
-            g,
-            min_snr,
-            offset_noise,
-        )
+        caption_ids = ids[torch.where(drop, len(captions), pick).to(device)]  # row len(captions): ""
+        return training_loss(unet, text_encoder, scheduler, x0, caption_ids, g, stage.min_snr, stage.offset_noise)
 
-    (unet, text_encoder), losses = fit(name, [unet, text_encoder], loss_fn, steps, lr, out, ema=True, weight_decay=1e-2)
+    (unet, text_encoder), losses = fit(
+        stage.name, [unet, text_encoder], loss_fn, stage.steps, stage.lr, out, ema=True, weight_decay=1e-2
+    )
     return unet, text_encoder, losses
 
 
@@ -321,20 +360,19 @@ def load_text_encoder(folder):
     return {k: state[k] if k in state else state[f"text_model.{k}"] for k in own}
 
 
-def save(folder, name, unet, text_encoder, vae, vae_config):
-    """A diffusers-layout folder, with world.json: what the model knows to draw."""
-    kind, tokenizer_from = KINDS[name]
+def save(folder, target, unet, text_encoder, vae, vae_config):
+    """A diffusers-layout folder of a `target` model, with world.json: what the model knows to draw."""
+    unet_cfg, scheduler, tokenizer = configs(target)
     folder = Path(folder)
     save_weights(folder / "unet", unet)
     save_weights(folder / "vae", vae)
     save_text_encoder(text_encoder, folder / "text_encoder")
-    if (MODELS / tokenizer_from / "tokenizer").resolve() != (folder / "tokenizer").resolve():
-        shutil.copytree(MODELS / tokenizer_from / "tokenizer", folder / "tokenizer", dirs_exist_ok=True)
-    scheduler = FLOW_CONFIG if kind == "flow_prediction" else {**DDIM_CONFIG, "prediction_type": kind}
+    if tokenizer.resolve() != (folder / "tokenizer").resolve():
+        shutil.copytree(tokenizer, folder / "tokenizer", dirs_exist_ok=True)
     (folder / "scheduler").mkdir(exist_ok=True)
-    configs = {
+    files = {
         "vae/config.json": vae_config,
-        "unet/config.json": unet_config(sd1=kind == "epsilon"),
+        "unet/config.json": unet_cfg,
         "scheduler/scheduler_config.json": scheduler,
         "world.json": world.world(),
         "model_index.json": {
@@ -346,7 +384,7 @@ def save(folder, name, unet, text_encoder, vae, vae_config):
             "scheduler": ["diffusers", scheduler["_class_name"]],
         },
     }
-    for path, config in configs.items():
+    for path, config in files.items():
         (folder / path).write_text(json.dumps(config, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -356,126 +394,106 @@ def load_vae(out):
     return vae
 
 
-def stage2(name, latents, captions, out, steps, start_from, threads, device, min_snr=True, offset_noise=0.0, lr=7e-4):
-    """Train one UNet and save its model folder as out/<name>/; in its own process when several run at once."""
+def train_stage(stage, latents, captions, out, device, threads):
+    """Train one stage on `threads` threads, save its model folder as out/<name>/, and its log as
+    out/<name>.json: the mark that it is done."""
     torch.set_num_threads(threads)
-    start = time.time()
-    unet, text_encoder, losses = train_unet(
-        name, latents, captions, out, steps, start_from, min_snr, offset_noise, lr, device=device
-    )
+    out, start = Path(out), time.time()
+    unet, text_encoder, losses = train_unet(stage, latents, captions, out, device)
     save(
-        Path(out) / name,
-        name,
+        out / stage.name,
+        stage.target,
         unet,
         text_encoder,
         load_vae(out),
-        json.loads((Path(out) / "vae_config.json").read_text()),
+        json.loads((out / "vae_config.json").read_text()),
     )
     log = {
-        "target": KINDS[name][0],
-        "start_from": start_from and Path(start_from).name,
-        "unet_steps": steps,
-        "min_snr": min_snr,
-        "offset_noise": offset_noise,
-        "lr": lr,
+        "target": stage.target,
+        "start_from": stage.start_from,
+        "unet_steps": stage.steps,
+        "min_snr": stage.min_snr,
+        "offset_noise": stage.offset_noise,
+        "lr": stage.lr,
         "minutes_this_run": round((time.time() - start) / 60, 1),
         "loss_every_100_steps": [
-            round(sum(losses[i : i + 100]) / len(losses[i : i + 100]), 4) for i in range(0, steps, 100)
+            round(sum(losses[i : i + 100]) / len(losses[i : i + 100]), 4) for i in range(0, stage.steps, 100)
         ],
     }
-    (Path(out) / f"{name}.json").write_text(json.dumps(log, indent=1) + "\n")
+    (out / f"{stage.name}.json").write_text(json.dumps(log, indent=1) + "\n")
 
 
-def main():
-    parser = argparse.ArgumentParser(
-        description="Train the offline models (tiny-sd2, tiny-sd1, tiny-flow) from scratch."
-    )
-    parser.add_argument("out", nargs="?", default="out/train", help="work folder: checkpoints, then the model folders")
-    parser.add_argument("--images", type=int, default=16_000)
-    parser.add_argument("--vae-steps", type=int, default=1800)
-    parser.add_argument(
-        "--unet-steps", type=int, default=6000, help="the v-model's, from scratch, with min-SNR weights"
-    )
-    parser.add_argument("--plain-steps", type=int, default=600, help="the v-model's next, without them")
-    parser.add_argument("--offset-steps", type=int, default=600, help="the v-model's last, with offset noise")
-    parser.add_argument("--finetune-steps", type=int, default=500, help="the eps and flow models', from the v-model")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--install", action="store_true", help="copy the finished folders into pare/models")
-    args = parser.parse_args()
-    out, start = Path(args.out), time.time()
+def train_all(out, device, threads, stages=STAGES, images=16_000, vae_steps=1800):
+    """The whole recipe into the work folder `out`: the VAE on `images` pictures, their latents, then
+    every stage, round by round (`rounds`). A stage that is done is skipped, one under way resumes
+    from its checkpoint. Writes out/training_log.json and returns it."""
+    out, start = Path(out), time.time()
     out.mkdir(parents=True, exist_ok=True)
-    images, captions, covers = world.make_dataset(args.images, seed=0)
+    torch.set_num_threads(threads)
+    pictures, captions, covers = world.make_dataset(images, seed=0)
     if not (out / "vae.safetensors").exists():
-        vae, _ = train_vae(images, covers, out, args.vae_steps, device=args.device)
+        vae, _ = train_vae(pictures, covers, out, vae_steps, device=device)
         save_file(vae.state_dict(), out / "vae.safetensors")
     vae = load_vae(out)
     if not (out / "latents.safetensors").exists():  # minutes on a CPU: once
         save_file(
-            {k: v.contiguous() for k, v in zip(("mean", "std"), encode_all(vae, images))}, out / "latents.safetensors"
+            {k: v.contiguous() for k, v in zip(("mean", "std"), encode_all(vae, pictures))}, out / "latents.safetensors"
         )
     mean, std = (load_file(out / "latents.safetensors")[k] for k in ("mean", "std"))
     # Scale the latents to unit variance, as SD's 0.18215 does for its VAE (Rombach et al. sec. 4.3.2).
     scaling = 1 / latent_std(mean, std)
     with torch.no_grad():
-        vae_psnr = psnr(vae.decode(mean[:500]), images[:500])
+        vae_psnr = psnr(vae.decode(mean[:500]), pictures[:500])
     (out / "vae_config.json").write_text(
         json.dumps({**VAE_CONFIG, "scaling_factor": round(scaling, 5)}, indent=1) + "\n"
     )
-    print(f"VAE: PSNR {vae_psnr:.1f} dB on 500 pictures, scaling_factor {scaling:.4f}")
+    print(f"VAE: PSNR {vae_psnr:.1f} dB on {min(500, images)} pictures, scaling_factor {scaling:.4f}")
     latents = (mean * scaling, std * scaling)
-    # The v-model alone, on every core. Min-SNR weights learn the objects fast, but they all but drop
-    # the noisiest steps, where the background's colour is settled (a weight of 0.005 at t = 999);
-    # then SD 2's plain v loss ("SNR+1") gives those steps their weight back, and so do the fine-tunes.
-    # Last, offset noise stops the model taking the background's colour from the seed (training_loss).
-    for name, steps, start_from, min_snr, offset_noise, lr in (
-        ("tiny-sd2-min-snr", args.unet_steps, None, True, 0.0, 7e-4),
-        ("tiny-sd2-plain", args.plain_steps, str(out / "tiny-sd2-min-snr"), False, 0.0, 3e-4),
-        ("tiny-sd2", args.offset_steps, str(out / "tiny-sd2-plain"), False, OFFSET_NOISE, 3e-4),
-    ):
-        if not (out / f"{name}.json").exists():
-            stage2(
-                name, latents, captions, out, steps, start_from, os.cpu_count(), args.device, min_snr, offset_noise, lr
-            )
-    ctx = torch.multiprocessing.get_context("spawn")  # one thread per process: two on a busy core ran 50-100x slower
-    jobs = [
-        ctx.Process(
-            target=stage2,
-            args=(
-                name,
-                latents,
-                captions,
-                out,
-                args.finetune_steps,
-                str(out / "tiny-sd2"),
-                1,
-                args.device,
-                False,
-                OFFSET_NOISE,
-            ),
-        )
-        for name in SHIPPED[1:]
-        if not (out / f"{name}.json").exists()
-    ]
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join()
-        assert job.exitcode == 0, "a training process failed"
+    for together in rounds(stages):
+        todo = [stage for stage in together if not (out / f"{stage.name}.json").exists()]
+        if len(together) == 1:  # a stage alone: every thread
+            for stage in todo:
+                train_stage(stage, latents, captions, out, device, threads)
+        else:  # side by side, one process and one thread each: two threads on a busy core ran 50-100x slower
+            ctx = torch.multiprocessing.get_context("spawn")
+            jobs = [ctx.Process(target=train_stage, args=(stage, latents, captions, out, device, 1)) for stage in todo]
+            for job in jobs:
+                job.start()
+            for stage, job in zip(todo, jobs):
+                job.join()
+                if job.exitcode != 0:
+                    raise RuntimeError(
+                        f"Stage {stage.name!r} failed in its process (exit code {job.exitcode}; its error is above): "
+                        "fix it and run again, the stages done are kept."
+                    )
     log = {
-        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
-        "images": args.images,
-        "vae_steps": args.vae_steps,
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "images": images,
+        "vae_steps": vae_steps,
         "vae_psnr_db": round(vae_psnr, 2),
         "scaling_factor": round(scaling, 5),
-        **{name: json.loads((out / f"{name}.json").read_text()) for name in KINDS},
+        **{stage.name: json.loads((out / f"{stage.name}.json").read_text()) for stage in stages},
         "minutes_last_run": round((time.time() - start) / 60, 1),
     }
     (out / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
-    print(json.dumps(log, indent=1))
+    return log
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description="Train the offline models (tiny-sd2, tiny-sd1, tiny-flow) from scratch, as `STAGES` says."
+    )
+    parser.add_argument("out", nargs="?", default="out/train", help="work folder: checkpoints, then the model folders")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--install", action="store_true", help="copy the finished folders into pare/models")
+    args = parser.parse_args()
+    out = Path(args.out)
+    print(json.dumps(train_all(out, args.device, os.cpu_count()), indent=1))
     if args.install:
-        for name in SHIPPED:  # whole folders: no file of an older model stays behind
-            shutil.rmtree(MODELS / name, ignore_errors=True)
-            shutil.copytree(out / name, MODELS / name)
+        for stage in STAGES:  # whole folders: no file of an older model stays behind
+            if stage.shipped:
+                shutil.rmtree(MODELS / stage.name, ignore_errors=True)
+                shutil.copytree(out / stage.name, MODELS / stage.name)
         shutil.copy(out / "training_log.json", MODELS / "training_log.json")
 
 
