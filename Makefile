@@ -35,7 +35,7 @@ endef
 export INSTALLED
 
 .PHONY: install lint demo test test-fast notebooks bench train-offline eval-offline test-floors test-colab \
-	colab-constraints colab wheel gpu-check gpu-wheels
+	colab-constraints colab wheel gpu-check gpu-wheels site explorer slides
 
 .venv/bin/python:  # made once, when make runs outside a virtual environment
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10) and \
@@ -95,6 +95,15 @@ wheel: install  ## out/pare-*.whl, with the offline models inside: for Colab wit
 	rm -rf build
 	$(PY) -c "import glob, zipfile; w = glob.glob('out/pare-*.whl')[0]; n = [f for f in zipfile.ZipFile(w).namelist() \
 	    if f.startswith('pare/models/') and f.endswith('.safetensors')]; assert len(n) >= 6, n; print(w, 'holds', len(n), 'weight files')"
+
+site: explorer slides  ## out/site/: the course site from the committed notebooks (no re-execution), with the explorer and the slides
+	$(PY) tools/site.py
+
+explorer: install  ## out/site/explorer/: offline-model denoising runs traced step by step, to scrub in a page (about 1 min)
+	$(PY) tools/explorer.py
+
+slides: install  ## out/site/slides/: a reveal.js deck per notebook, from its committed outputs
+	$(PY) tools/site.py --slides
 
 gpu-check:  ## the GPU path measured (on a lent GPU, <= 8 min): writes BENCHMARKS.md and README; DRY=1: a CPU rehearsal
 	$(PYTHON) tools/gpu_check.py $(if $(DRY),--dry-run)
