@@ -36,64 +36,10 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's pare, installed or not
 import pare  # noqa: E402
+from pare.sd_configs import SD2, SD15, TINY_SD2, TINY_SD15, random_weights  # noqa: E402  (SD's real configs)
 
 for library in (diffusers, transformers):  # no progress bars or loading chatter between the rows
     library.utils.logging.set_verbosity_error(), library.utils.logging.disable_progress_bar()
-
-# The real shapes of Stable Diffusion's parts (their config.json files, trimmed to what matters).
-SD15_UNET = dict(
-    block_out_channels=[320, 640, 1280, 1280],
-    layers_per_block=2,
-    attention_head_dim=8,
-    cross_attention_dim=768,
-    sample_size=64,
-    down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
-    up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
-)
-SD2_UNET = {
-    **SD15_UNET,
-    "attention_head_dim": [5, 10, 20, 20],
-    "cross_attention_dim": 1024,
-    "use_linear_projection": True,
-    "sample_size": 96,
-}
-SD_VAE = dict(
-    block_out_channels=[128, 256, 512, 512],
-    layers_per_block=2,
-    norm_num_groups=32,
-    latent_channels=4,
-    down_block_types=["DownEncoderBlock2D"] * 4,
-    up_block_types=["UpDecoderBlock2D"] * 4,
-)
-CLIP_L = dict(
-    hidden_size=768,
-    intermediate_size=3072,
-    num_hidden_layers=12,
-    num_attention_heads=12,  # SD 1's
-    max_position_embeddings=77,
-    hidden_act="quick_gelu",
-    vocab_size=49408,
-)
-# Tiny stand-ins of the same layout, for dry runs of the GPU rows on a CPU (--tiny).
-TINY_UNET = dict(
-    block_out_channels=[32, 64, 64],
-    layers_per_block=1,
-    norm_num_groups=8,
-    attention_head_dim=4,
-    cross_attention_dim=32,
-    sample_size=16,
-    down_block_types=["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
-    up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 2,
-)
-TINY_VAE = dict(SD_VAE, block_out_channels=[8, 16, 32, 32], layers_per_block=1, norm_num_groups=4)
-SD_DDIM = dict(
-    beta_schedule="scaled_linear",
-    beta_start=0.00085,
-    beta_end=0.012,
-    clip_sample=False,
-    set_alpha_to_one=False,
-    steps_offset=1,
-)
 
 
 def randn(*shape, seed=0):
@@ -102,12 +48,8 @@ def randn(*shape, seed=0):
 
 def twins(diffusers_cls, pare_cls, config, device="cpu", dtype=torch.float32):
     """The same random model twice: diffusers' built from `config` with every parameter redrawn
-    (fan-in scaled; norm scales around 1), then copied into pare's, strictly."""
-    theirs, g = diffusers_cls.from_config(config), torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, p in theirs.named_parameters():
-            is_scale = p.ndim == 1 and "norm" in name and name.endswith("weight")
-            p.copy_(torch.randn(p.shape, generator=g) * (p[0].numel() ** -0.5 if p.ndim > 1 else 0.1) + is_scale)
+    (pare.sd_configs.random_weights), then copied into pare's, strictly."""
+    theirs = random_weights(diffusers_cls.from_config(config))
     ours = pare_cls.from_config(config)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     return ours.to(device, dtype).eval(), theirs.to(device, dtype).eval()
@@ -190,10 +132,10 @@ def compare(name, pare_fn, diffusers_fn, args, note=""):
 
 def load_row(args):
     """Peak CPU RAM while loading an SD 2-sized UNet from fp16 safetensors in diffusers layout."""
-    _, theirs = twins(UNet2DConditionModel, pare.UNet, SD2_UNET)
+    _, theirs = twins(UNet2DConditionModel, pare.UNet, SD2["unet"])
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "unet").mkdir()
-        (Path(folder) / "unet/config.json").write_text(json.dumps({"_class_name": "UNet2DConditionModel", **SD2_UNET}))
+        (Path(folder) / "unet/config.json").write_text(json.dumps(SD2["unet"]))
         weights = {k: v.half().contiguous() for k, v in theirs.state_dict().items()}
         save_file(weights, Path(folder) / "unet/diffusion_pytorch_model.fp16.safetensors")
         size = sum(v.nbytes for v in weights.values()) / 2**20
@@ -218,23 +160,22 @@ def load_row(args):
         )
 
 
+def unet_row(name, ours, theirs, x, t, context, args):
+    return compare(name, lambda: ours(x, t, context), lambda: theirs(x, t, context, return_dict=False)[0], args)
+
+
 def cpu_rows(args, want):
     sizes = [32] if args.quick else [32, 64]
-    for label, config in (("SD 1.5", SD15_UNET), ("SD 2", SD2_UNET)):
+    for label, sd in (("SD 1.5", SD15), ("SD 2", SD2)):
         if "unet" in want:
-            ours, theirs = twins(UNet2DConditionModel, pare.UNet, config)
-            context, t = randn(2, 77, config["cross_attention_dim"], seed=1), torch.randint(0, 1000, ())
+            ours, theirs = twins(UNet2DConditionModel, pare.UNet, sd["unet"])
+            context, t = randn(2, 77, sd["unet"]["cross_attention_dim"], seed=1), torch.randint(0, 1000, ())
             for s in sizes:
                 x = randn(2, 4, s, s, seed=2)
-                yield compare(
-                    f"{label} UNet forward, batch 2, latent {s}x{s}",
-                    lambda: ours(x, t, context),
-                    lambda: theirs(x, t, context, return_dict=False)[0],
-                    args,
-                )
+                yield unet_row(f"{label} UNet forward, batch 2, latent {s}x{s}", ours, theirs, x, t, context, args)
             del ours, theirs
     if "vae" in want:
-        ours, theirs = twins(AutoencoderKL, pare.VAE, SD_VAE)
+        ours, theirs = twins(AutoencoderKL, pare.VAE, SD15["vae"])
         z = randn(1, 4, sizes[-1], sizes[-1], seed=3)
         yield compare(
             f"SD VAE decode, latent {sizes[-1]}x{sizes[-1]} -> {8 * sizes[-1]} px",
@@ -246,7 +187,8 @@ def cpu_rows(args, want):
     if "clip" in want:  # the same transformers CLIPTextModel both ways: a sanity row, expect 1.00
         torch.manual_seed(0)
         tokenizer = CLIPTokenizer.from_pretrained(Path(pare.TINY_MODEL) / "tokenizer")
-        text_encoder, prompts = CLIPTextModel(CLIPTextConfig(**CLIP_L)).eval(), ["", "an astronaut riding a horse"]
+        text_encoder = CLIPTextModel(CLIPTextConfig(**SD15["text_encoder"])).eval()  # SD 1's, CLIP ViT-L/14
+        prompts = ["", "an astronaut riding a horse"]
 
         def diffusers_way():  # as StableDiffusionPipeline.encode_prompt: tokenize, then text_encoder(ids)[0]
             ids = tokenizer(
@@ -261,10 +203,9 @@ def cpu_rows(args, want):
             args,
         )
     if "pipe" in want:  # the whole pipeline on the offline tiny model, from the same latent
-        ours = pare.Pipeline.from_pretrained(pare.TINY_MODEL, device="cpu", dtype=torch.float32)
+        ours = pare.Pipeline.from_pretrained(pare.TINY_MODEL, device="cpu", dtype=torch.float32, progress=False)
         theirs = StableDiffusionPipeline.from_pretrained(pare.TINY_MODEL, dtype=torch.float32, safety_checker=None)
         theirs.scheduler = DDIMScheduler.from_pretrained(pare.TINY_MODEL, subfolder="scheduler")
-        ours.progress = False
         theirs.set_progress_bar_config(disable=True)
         latents, kw = randn(*ours.latent_shape(), seed=4), dict(num_inference_steps=25, guidance_scale=5.0)
         row = compare(
@@ -277,64 +218,60 @@ def cpu_rows(args, want):
         yield row
 
 
+def pipeline_row(name, ours, theirs, latents, embeddings, steps, args):
+    """Both pipelines' guided loops from the same latent and embeddings [negative, prompt], then the VAE decode."""
+    height, width = (ours.vae_scale_factor * side for side in latents.shape[-2:])
+    row = compare(
+        name,
+        lambda: ours.vae_decode(ours.denoise(latents, embeddings, steps, 7.5)),
+        lambda: (
+            theirs(
+                prompt_embeds=embeddings[1:],
+                negative_prompt_embeds=embeddings[:1],
+                latents=latents,
+                num_inference_steps=steps,
+                guidance_scale=7.5,
+                height=height,
+                width=width,
+            ).images
+        ),
+        args,
+    )
+    row["note"] = f"it/s, decode included: pare {steps / row['pare']:.1f}, diffusers {steps / row['diffusers']:.1f}"
+    return row
+
+
 def gpu_rows(args, want):
     """The whole denoising loop plus the VAE decode, fp16, random weights and text embeddings."""
     steps, fp16 = 10 if args.quick else 50, torch.float16 if args.device == "cuda" else torch.float32
-    models = (("SD 1.5 512 px", SD15_UNET, "epsilon"), ("SD 2 768 px", SD2_UNET, "v_prediction"))
+    models = (("SD 1.5 512 px", SD15), ("SD 2 768 px", SD2))
     if args.tiny:
-        models = [
-            (
-                f"tiny, like {label[:-7]}",
-                dict(
-                    TINY_UNET,
-                    **({"use_linear_projection": True, "attention_head_dim": [2, 4, 4]} if "2" in label else {}),
-                ),
-                prediction,
-            )
-            for label, _, prediction in models
-        ]
-    for label, config, prediction in models:
+        models = (("tiny, like SD 1.5", TINY_SD15), ("tiny, like SD 2", TINY_SD2))
+    for label, sd in models:
         if not want & {"gpu", "compile"}:
             return
-        s, scheduler = config["sample_size"], {**SD_DDIM, "prediction_type": prediction}
-        unet, dunet = twins(UNet2DConditionModel, pare.UNet, config, args.device, fp16)
-        vae, dvae = twins(AutoencoderKL, pare.VAE, TINY_VAE if args.tiny else SD_VAE, args.device, fp16)
-        ours = pare.Pipeline(None, unet, vae, pare.DDIM(scheduler), args.device, fp16)  # no CLIP: embeddings given
+        s = sd["unet"]["sample_size"]
+        unet, dunet = twins(UNet2DConditionModel, pare.UNet, sd["unet"], args.device, fp16)
+        vae, dvae = twins(AutoencoderKL, pare.VAE, sd["vae"], args.device, fp16)
+        scheduler = pare.DDIM(sd["scheduler"])
+        ours = pare.Pipeline(None, unet, vae, scheduler, args.device, fp16, progress=False)  # no CLIP: embeddings given
         theirs = StableDiffusionPipeline(
             vae=dvae,
             text_encoder=None,
             tokenizer=None,
             unet=dunet,
             safety_checker=None,
-            scheduler=DDIMScheduler(**scheduler),
+            scheduler=DDIMScheduler.from_config(sd["scheduler"]),
             feature_extractor=None,
             requires_safety_checker=False,
         )
-        ours.progress = False
         theirs.set_progress_bar_config(disable=True)
-        emb = randn(2, 77, config["cross_attention_dim"], seed=1).to(args.device, fp16)  # [negative, prompt]
+        emb = randn(2, 77, sd["unet"]["cross_attention_dim"], seed=1).to(args.device, fp16)  # [negative, prompt]
         latents = randn(1, 4, s, s, seed=2).to(args.device, fp16)
         for compiled in [c for c, key in ((False, "gpu"), (True, "compile")) if key in want]:
             ours.unet = torch.compile(unet) if compiled else unet
-            row = compare(
-                f"{label}, {str(fp16)[6:]}, {steps} steps CFG batch 2 + VAE decode" + (", pare compiled" * compiled),
-                lambda: ours.vae_decode(ours.denoise(latents, emb, steps, 7.5)),
-                lambda: (
-                    theirs(
-                        prompt_embeds=emb[1:],
-                        negative_prompt_embeds=emb[:1],
-                        latents=latents,
-                        num_inference_steps=steps,
-                        guidance_scale=7.5,
-                        height=8 * s,
-                        width=8 * s,
-                    ).images
-                ),
-                args,
-            )
-            row["note"] = (
-                f"it/s, decode included: pare {steps / row['pare']:.1f}, diffusers {steps / row['diffusers']:.1f}"
-            )
+            name = f"{label}, {str(fp16)[6:]}, {steps} steps CFG batch 2 + VAE decode" + (", pare compiled" * compiled)
+            row = pipeline_row(name, ours, theirs, latents, emb, steps, args)
             if compiled:
                 row["note"] += f"; torch.compile took {row['warmup'] - row['pare']:.0f} s (not timed)"
             yield row
@@ -350,8 +287,9 @@ def table(rows):
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     lines += [
-        f"| {r['name']} | {t(r['pare'])} | {t(r['diffusers'])} | {r['pare'] / r['diffusers']:.2f} | {r['mem'][0]:.0f} | "
-        f"{r['mem'][1]:.0f} | {'-' if r['diff'] is None else format(r['diff'], '.2g')} | {r['note']} |"
+        f"| {r['name']} | {t(r['pare'])} | {t(r['diffusers'])} | {r['pare'] / r['diffusers']:.2f} | "
+        f"{r['mem'][0]:.0f} | {r['mem'][1]:.0f} | {'-' if r['diff'] is None else format(r['diff'], '.2g')} | "
+        f"{r['note']} |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -362,7 +300,8 @@ def write_section(path, title, body):
     old = (
         Path(path).read_text()
         if Path(path).exists()
-        else "# Benchmarks: pare vs diffusers\n\nWritten by `bench/bench.py` (`make bench`); one section per device.\n\n"
+        else "# Benchmarks: pare vs diffusers\n\n"
+        "Written by `bench/bench.py` (`make bench`); one section per device.\n\n"
     )
     head, *sections = re.split(r"(?m)^(?=## )", old)
     sections = {s.splitlines()[0]: s.rstrip() + "\n\n" for s in sections}
@@ -405,9 +344,12 @@ def main():
     body = "\n".join(
         [
             f"- machine: {cpu}, {os.cpu_count()} cores" + (f", GPU {gpu}" if gpu else ""),
-            f"- torch {torch.__version__}, pare {pare_version}, diffusers {diffusers.__version__}, transformers {transformers.__version__}",
-            f"- {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; torch CPU threads: {torch.get_num_threads()}",
-            f"- command: `{env}python {' '.join(sys.argv)}`; median of {args.repeats} interleaved calls after a warm-up of each",
+            f"- torch {torch.__version__}, pare {pare_version}, diffusers {diffusers.__version__}, "
+            f"transformers {transformers.__version__}",
+            f"- {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
+            f"torch CPU threads: {torch.get_num_threads()}",
+            f"- command: `{env}python {' '.join(sys.argv)}`; "
+            f"median of {args.repeats} interleaved calls after a warm-up of each",
             "- peak MiB: what one call adds above what is resident (CPU: peak RSS, VmHWM, large blocks mmapped; "
             "GPU: torch.cuda.max_memory_allocated above the weights); the load row: CPU RAM",
             "",

@@ -6,6 +6,7 @@ subfolder per part: `unet/`, `vae/`, `text_encoder/`, `tokenizer/`, `scheduler/`
 like the keys in those files, so loading is one `load_state_dict` with nothing to rename.
 """
 
+import difflib
 import json
 from dataclasses import fields
 from pathlib import Path
@@ -29,12 +30,15 @@ _FILES = {
 def resolve(model, parts=tuple(_FILES), fp16=False):
     """A local folder for `model`: a path as it is, or a Hub repo id downloaded into the Hub cache
     (only the files of `parts`; the fp16 copies of the weights when `fp16`)."""
-    if Path(model).is_dir():
-        return Path(model)
-    if model.count("/") != 1 or model.startswith((".", "/", "~")):
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    # A path whose parent folder is here, or that no repo id looks like, is a mistyped folder.
+    if path.parent.is_dir() or model.count("/") != 1 or model.startswith((".", "/", "~")):
+        near = difflib.get_close_matches(path.name, [d.name for d in path.parent.glob("*") if d.is_dir()], n=1)
+        hint = f" Did you mean {str(path.parent / near[0])!r}?" if near and path.parent.is_dir() else ""
         raise FileNotFoundError(
-            f"No model folder at {model!r}. Give an existing folder in "
-            "diffusers layout, or a Hub repo id like 'owner/name'."
+            f"No model folder at {model!r}: it is neither a folder nor a Hub repo id ('owner/name').{hint}"
         )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError

@@ -1,5 +1,7 @@
-"""Pictures for the notebooks: grids, GIFs and a slider, so no notebook copies display code."""
+"""Pictures for the notebooks: grids, GIFs and a slider (and a parameter count), so no notebook copies
+display code."""
 
+import base64
 import io
 import textwrap
 
@@ -32,6 +34,12 @@ def grid(images, labels=None, cols=None, size=128, gap=6):
     return out
 
 
+def num_parameters(module):
+    """How many numbers a model (or any part of one) learns: its weights and biases, as diffusers'
+    and transformers' `model.num_parameters()` count them."""
+    return sum(p.numel() for p in module.parameters())
+
+
 def to_image(x, lo=None, hi=None):
     """A 2-D array or tensor -> a grey PIL image, stretched from [lo, hi] (default: its range)."""
     x = np.asarray(x.float().cpu() if hasattr(x, "float") else x, dtype=np.float32)
@@ -39,15 +47,37 @@ def to_image(x, lo=None, hi=None):
     return Image.fromarray((np.clip((x - lo) / max(hi - lo, 1e-8), 0, 1) * 255).astype(np.uint8))
 
 
+class GIF:
+    """An animated GIF as every notebook renderer shows it. An `image/gif` output plays in Jupyter
+    only: nbconvert (and the HTML pages built from it) print its text fallback instead. HTML that
+    holds the GIF in an <img> as a data: URI plays in Jupyter, Colab, nbconvert and GitHub; the last
+    frame as a PNG is the still for renderers without HTML (a PDF)."""
+
+    def __init__(self, data, still, frames):
+        self.data, self.still, self.frames = data, still, frames
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        png = io.BytesIO()
+        self.still.save(png, format="png")
+        html = (
+            f'<img src="data:image/gif;base64,{base64.b64encode(self.data).decode()}" width="{self.still.width}"'
+            f' height="{self.still.height}" alt="an animated GIF of {self.frames} frames">'
+        )
+        return {
+            "text/html": html,
+            "image/png": base64.b64encode(png.getvalue()).decode(),
+            "text/plain": f"an animated GIF of {self.frames} frames (shown where HTML is)",
+        }
+
+
 def gif(frames, duration=0.1, size=256):
     """An animated GIF of PIL images, shown inline (the last frame holds a second)."""
     import imageio.v3 as iio
-    from IPython.display import Image as IPyImage
 
     frames = [np.asarray(enlarge(f.convert("RGB"), size)) for f in frames]
     buffer = io.BytesIO()
     iio.imwrite(buffer, frames, extension=".gif", duration=[duration * 1000] * (len(frames) - 1) + [1000], loop=0)
-    return IPyImage(data=buffer.getvalue(), format="gif")
+    return GIF(buffer.getvalue(), Image.fromarray(frames[-1]), len(frames))
 
 
 def pipeline_map(prompt, seed, steps, embeddings, latents, image, scheduler="DDIM"):

@@ -114,17 +114,33 @@ _TEMPLATES = np.stack([_square(s[..., :3], s[..., 3] / 255) for s in SPRITES])
 _TEMPLATES = np.concatenate([_TEMPLATES, _TEMPLATES[:, :, ::-1]])  # and mirrored
 
 
+def as_array(image):
+    """A PIL image or an array -> float32 [H, W, 3], pixels 0-255."""
+    return np.asarray(image.convert("RGB") if hasattr(image, "convert") else image, np.float32)
+
+
+def border_colour(img):
+    """The colour most of the picture's border has (its median): on this world's pictures, the background."""
+    return np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]), axis=0)
+
+
+def object_mask(image, threshold=60):
+    """Where the object is: 1 for every pixel farther than `threshold` (of 255, RGB distance) from
+    the border's colour, else 0; float32 [H, W]. score() reads the object off these pixels."""
+    img = as_array(image)
+    return (np.linalg.norm(img - border_colour(img), axis=-1) > threshold).astype(np.float32)
+
+
 def score(image, threshold=60, min_pixels=40):
     """Read (object name, background name) off a picture (uint8 array or PIL image).
 
     The background is the colour most of the border has; the object is every pixel far from
     it, and its name the nearest sprite (either way round) laid on that background, compared
     in a 24x24 view of the object's bounding box. The object is None when nothing stands out."""
-    img = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image, np.float32)
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    bg = np.median(border, axis=0)
+    img = as_array(image)
+    bg = border_colour(img)
     background = min(BACKGROUNDS, key=lambda b: np.sum((bg - BACKGROUNDS[b]) ** 2))
-    mask = (np.linalg.norm(img - bg, axis=-1) > threshold).astype(np.float32)
+    mask = object_mask(img, threshold)
     if mask.sum() < min_pixels:
         return None, background
     view = _square(img, mask)

@@ -1,4 +1,4 @@
-"""Shared set-up: no network, one torch thread, and models with every weight random."""
+"""Shared set-up: no network, one torch thread, small configs of SD 1 and SD 2's shapes, and a tolerance."""
 
 import os
 
@@ -7,6 +7,8 @@ os.environ.setdefault("PARE_MODEL", "")  # tests name their model; no GPU/Hub de
 
 import pytest
 import torch
+
+from pare.sd_configs import random_weights as randomize  # noqa: F401  (test_flow and test_loading import it from here)
 
 torch.set_num_threads(1)  # parallel runs on 2 cores: more threads were 50-100x slower here
 
@@ -32,16 +34,6 @@ VAE = dict(
     down_block_types=["DownEncoderBlock2D"] * 4,
     up_block_types=["UpDecoderBlock2D"] * 4,
 )
-
-
-def randomize(model, seed=0):
-    """Every weight random (diffusers zero-inits some layers, which would hide a wrong one)."""
-    g = torch.Generator().manual_seed(seed)
-    norms = {id(m.weight) for m in model.modules() if isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm))}
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.2 + (id(p) in norms))  # norm scales near 1
-    return model.eval()
 
 
 @pytest.fixture

@@ -2,14 +2,16 @@
 
 import pytest
 import torch
-from conftest import SD1_UNET, SD2_UNET, assert_close, randomize
+from conftest import SD1_UNET, SD2_UNET, assert_close
 from diffusers import UNet2DConditionModel
 
 import pare
+from pare.sd_configs import SD2, SD15, random_weights
+from pare.show import num_parameters
 
 
 def pair(config):
-    theirs = randomize(UNet2DConditionModel(**config))
+    theirs = random_weights(UNet2DConditionModel(**config)).eval()
     ours = pare.UNet.from_config(dict(theirs.config)).eval()
     ours.load_state_dict(theirs.state_dict(), strict=True)  # same key names: nothing to map
     return ours, theirs
@@ -26,6 +28,16 @@ def test_unet_matches_diffusers(config, generator):
                 expected = theirs(x, t, context).sample
                 got = ours(x, t, context)
             assert_close(got, expected)
+
+
+@pytest.mark.parametrize("sd, parameters", [(SD15, 859_520_964), (SD2, 865_910_724)], ids=["sd15", "sd2"])
+def test_real_sd_unets_have_diffusers_weights(sd, parameters):
+    """pare.sd_configs' full-size configs: pare builds the weights diffusers does, by name and shape,
+    as many as the real models have (built on the meta device: no memory, no time)."""
+    with torch.device("meta"):
+        ours, theirs = pare.UNet.from_config(sd["unet"]), UNet2DConditionModel.from_config(sd["unet"])
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    assert num_parameters(ours) == parameters
 
 
 def test_unet_blocks_for_hooks():

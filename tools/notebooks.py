@@ -67,7 +67,7 @@ except ImportError:
         raise InstallFailed(f"pip could not install pare from {{SOURCE}} ({{why}}): upload pare's folder or a wheel "
                             "of it (`make wheel`) and run `%pip install ./pare` or `%pip install pare-*.whl` instead.") from None
     import pare
-evaluations = pare.UNetEvaluations().start()  # counts the UNet's work, printed at the end"""
+evaluations = pare.UNetEvaluations().start()  # counts the UNet's work, printed at the end"""  # noqa: E501 (the cell's)
 
 FOOTER = (
     "# How much work this notebook gave the UNet: the README's time estimates for a Colab T4 come from these counts.\n"
