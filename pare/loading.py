@@ -38,7 +38,8 @@ def resolve(model, parts=tuple(_FILES), fp16=False):
         near = difflib.get_close_matches(path.name, [d.name for d in path.parent.glob("*") if d.is_dir()], n=1)
         hint = f" Did you mean {str(path.parent / near[0])!r}?" if near and path.parent.is_dir() else ""
         raise FileNotFoundError(
-            f"No model folder at {model!r}: it is neither a folder nor a Hub repo id ('owner/name').{hint}"
+            f"No model folder at {model!r}: give an existing folder in diffusers layout, or a Hub repo id "
+            f"('owner/name').{hint}"
         )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
