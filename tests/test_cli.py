@@ -23,8 +23,7 @@ def test_cli_draws_a_picture(tmp_path):
     enlarged = tmp_path / "demo-enlarged.png"
     assert str(out) in result.stdout and str(enlarged) in result.stdout
     image = Image.open(out)
-    pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL)
-    pipe.progress = False
+    pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL, progress=False)
     expected = pipe("a cat", num_inference_steps=5, guidance_scale=5.0, generator=0)[0]
     assert np.array_equal(np.asarray(image), np.asarray(expected))
     # The 64x64 picture 8 times larger, each pixel an 8x8 square: something to look at in an image viewer.

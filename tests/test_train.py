@@ -195,7 +195,6 @@ def test_the_whole_recipe_stops_resumes_and_ends_with_models_that_load(tmp_path,
             assert (tmp_path / "whole" / stage.name / file).read_bytes() == (out / stage.name / file).read_bytes()
     for stage in stages:
         if stage.shipped:
-            pipe = pare.Pipeline.from_pretrained(out / stage.name)
-            pipe.progress = False
+            pipe = pare.Pipeline.from_pretrained(out / stage.name, progress=False)
             assert pipe.scheduler.config.prediction_type == stage.target
             assert pipe("a cat", num_inference_steps=2, generator=0)[0].size == (64, 64)

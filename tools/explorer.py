@@ -105,8 +105,7 @@ def run(pipe, prompt, seed, guidance, steps):
 
 
 def main(model, steps, seeds, guidance, out):
-    pipe = pare.Pipeline.from_pretrained(model)
-    pipe.progress = False
+    pipe = pare.Pipeline.from_pretrained(model, progress=False)
     P = pare.prompts.for_model(model)
     prompts = [P.prompt, P.other, P.prompt.replace(*P.swap)]  # the object changed, the background changed
     (out / "runs").mkdir(parents=True, exist_ok=True)
