@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .scheduler import Scheduler, betas_for
+from .scheduler import Scheduler, betas_for, spaced_timesteps
 
 
 @dataclass
@@ -61,15 +61,9 @@ class DDIM(Scheduler):
 
     def set_timesteps(self, num_inference_steps: int):
         """Pick which of the T training timesteps the sampler visits, from noisy to clean."""
-        T, n, c = self.config.num_train_timesteps, self.steps_count(num_inference_steps), self.config
-        if c.timestep_spacing == "leading":  # 0, T/n, 2T/n, ... shifted up by steps_offset
-            steps = np.arange(n) * (T // n) + c.steps_offset
-        elif c.timestep_spacing == "trailing":  # T/n - 1, 2T/n - 1, ..., T - 1: reaches the noisiest step
-            steps = np.round(np.arange(T, 0, -T / n))[::-1] - 1
-        else:  # "linspace": n evenly spaced from 0 to T - 1
-            steps = np.linspace(0, T - 1, n).round()
+        n = self.steps_count(num_inference_steps)
         self.num_inference_steps = n
-        self.timesteps = torch.from_numpy(steps[::-1].astype(np.int64).copy())
+        self.timesteps = torch.from_numpy(spaced_timesteps(self.config, n).round().astype(np.int64))
 
     def previous_timestep(self, t):
         return t - self.config.num_train_timesteps // self.num_inference_steps
@@ -81,17 +75,15 @@ class DDIM(Scheduler):
     def predict_x0_eps(self, model_output, t, sample):
         """Turn the UNet's output into guesses of the clean latent x_0 and the noise eps, both
         read off x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps."""
-        a, b = self.abar(int(t)), 1 - self.abar(int(t))
+        a, b = self.abar(int(t)) ** 0.5, (1 - self.abar(int(t))) ** 0.5
+        x0 = self.predict_x0(model_output, sample, a, b)
         kind = self.config.prediction_type
         if kind == "epsilon":
             eps = model_output
-            x0 = (sample - b**0.5 * eps) / a**0.5
         elif kind == "v_prediction":  # v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho 2022, sec. 4)
-            x0 = a**0.5 * sample - b**0.5 * model_output
-            eps = a**0.5 * model_output + b**0.5 * sample
+            eps = a * model_output + b * sample
         else:  # "sample": the model predicts x_0 itself
-            x0 = model_output
-            eps = (sample - a**0.5 * x0) / b**0.5
+            eps = (sample - a * x0) / b
         return x0, eps
 
     def step(
@@ -112,8 +104,3 @@ class DDIM(Scheduler):
                 sample.device
             )
         return x_prev, x0
-
-    def noise_scales(self, t):
-        """sqrt(abar_t) of x_0 and sqrt(1 - abar_t) of noise: the forward process q(x_t | x_0) (Ho et al. eq. 4)."""
-        a = self.alphas_cumprod[t.long().cpu()].to(t.device)
-        return a**0.5, (1 - a) ** 0.5

@@ -20,6 +20,9 @@ from tqdm import tqdm  # text bars: a committed notebook shows them finished (wi
 
 from .clip import CLIP
 from .ddim import DDIM
+from .ddpm import DDPM
+from .dpm_solver import DPMSolverMultistep
+from .euler import Euler, EulerAncestral, Heun
 from .flow import FlowMatchEuler
 from .loading import pick_device, read_config, resolve
 from .scheduler import Scheduler
@@ -151,21 +154,28 @@ class Pipeline:
         return out_uncond + guidance_scale * (out_cond - out_uncond)
 
     @torch.no_grad()
-    def denoise_steps(self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0):
-        """Walk the latent from noise to image, yielding a `Step` after every step: the one loop
-        that the pipeline and every notebook share."""
+    def denoise_steps(
+        self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0, generator=None
+    ):
+        """Walk the latent from noise to image, yielding a `Step` after every step (every UNet call): the one
+        loop that the pipeline and every notebook share. `generator` (a seed or a Generator) feeds the samplers
+        that add fresh noise at each step (DDPM, Euler ancestral)."""
         latents = self.fit_batch(latents, len(embeddings) // 2)
         self.scheduler.set_timesteps(num_inference_steps)  # also forgets a multistep sampler's history
-        timesteps = self.scheduler.timesteps[self.skipped_steps(num_inference_steps, strength) :]
-        for i, t in enumerate(tqdm(timesteps, disable=not self.progress)):
+        skipped = self.skipped_steps(num_inference_steps, strength)
+        self.scheduler.set_begin_index(skipped)  # image-to-image: samplers that count their steps start there
+        noise = {"generator": seeded(generator)} if self.scheduler.stochastic else {}
+        for i, t in enumerate(tqdm(self.scheduler.timesteps[skipped:], disable=not self.progress)):
             guided = self.guided_output(latents, t, embeddings, guidance_scale)
-            x_next, x0 = self.scheduler.step(guided, t, latents)
+            x_next, x0 = self.scheduler.step(guided, t, latents, **noise)
             yield Step(i, t.item(), latents, guided, x0, x_next)
             latents = x_next
 
-    def denoise(self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0) -> torch.Tensor:
+    def denoise(
+        self, latents, embeddings, num_inference_steps=50, guidance_scale=7.5, strength=1.0, generator=None
+    ) -> torch.Tensor:
         """x_T -> x_0 (`denoise_steps` run to the end)."""
-        for step in self.denoise_steps(latents, embeddings, num_inference_steps, guidance_scale, strength):
+        for step in self.denoise_steps(latents, embeddings, num_inference_steps, guidance_scale, strength, generator):
             latents = step.latents
         return latents
 
@@ -206,21 +216,34 @@ class Pipeline:
         """Text (or text and an `image`, for image-to-image) -> a list of PIL images."""
         embeddings = self.encode_prompt(prompt, negative_prompt)
         batch = len(embeddings) // 2
+        generator = seeded(generator)  # one stream: the starting latent, then any fresh noise of the sampler's
         if image is not None:
             latents = self.get_image_latent(image, strength, num_inference_steps, generator, batch)
         else:
             strength = 1.0
             if latents is None:
+                self.scheduler.set_timesteps(num_inference_steps)  # a sigma-space start depends on the steps
                 latents = self.get_latent(height, width, generator, batch)
         latents = latents.to(self.device, self.dtype)
-        return self.vae_decode(self.denoise(latents, embeddings, num_inference_steps, guidance_scale, strength))
+        latents = self.denoise(latents, embeddings, num_inference_steps, guidance_scale, strength, generator)
+        return self.vae_decode(latents)
 
 
 # The scheduler for each `_class_name` a model's scheduler_config.json may name.
-SCHEDULERS = {"DDIMScheduler": DDIM, "FlowMatchEulerDiscreteScheduler": FlowMatchEuler}
+SCHEDULERS = {
+    "DDIMScheduler": DDIM,
+    "DDPMScheduler": DDPM,
+    "EulerDiscreteScheduler": Euler,
+    "EulerAncestralDiscreteScheduler": EulerAncestral,
+    "HeunDiscreteScheduler": Heun,
+    "DPMSolverMultistepScheduler": DPMSolverMultistep,
+    "FlowMatchEulerDiscreteScheduler": FlowMatchEuler,
+}
 # Samplers pare does not have, and what it uses instead: SD 1.5's folder names PNDM (Liu et al. 2022's
-# pseudo-numerical method). DDIM reads the same noise schedule from the same config and draws the same
-# kind of picture in as many steps; the pixels differ from diffusers' PNDM.
+# pseudo-numerical method, as SD runs it a linear multistep over DDIM's own step), and older folders LMS (a
+# linear multistep in sigma-space). DDIM is the step PNDM is built on, reads the same noise schedule and
+# spacing from the same config, and starts from the same unit-variance latent, so it draws the same kind of
+# picture in as many steps; the pixels differ from diffusers' PNDM or LMS.
 STAND_INS = {"PNDMScheduler": DDIM, "LMSDiscreteScheduler": DDIM}
 
 
