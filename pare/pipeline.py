@@ -109,15 +109,18 @@ class Pipeline:
         return batch_size, self.unet.config.in_channels, height // f, width // f
 
     def get_latent(self, height=None, width=None, generator=None, batch_size=1) -> torch.Tensor:
-        """x_T, [B, 4, H/f, W/f] (f = 8 on SD), drawn on the CPU from `generator` (a seed or a
-        Generator): N(0, I), times the scheduler's starting noise level (1 but for sigma-space samplers)."""
+        """x_T ~ N(0, I), [B, 4, H/f, W/f] (f = 8 on SD), drawn on the CPU from `generator` (a seed or a
+        Generator): pure noise, whichever sampler walks it (`denoise` scales it to the sampler's start)."""
         noise = torch.randn(self.latent_shape(height, width, batch_size), generator=seeded(generator))
-        return (noise * self.scheduler.init_noise_sigma).to(self.device, self.dtype)
+        return noise.to(self.device, self.dtype)
 
     def get_image_latent(self, image, strength, num_inference_steps, generator=None, batch_size=1) -> torch.Tensor:
         """Image-to-image's start (SDEdit, Meng et al. 2022): encode `image`, then noise it forward to
         the step where `denoise(..., strength=strength)` picks up; one image for `batch_size` prompts
-        is repeated, each copy with its own noise. strength 1 forgets the image."""
+        is repeated, each copy with its own noise. 0 < strength < 1: at 1 nothing of the image is kept,
+        which is text-to-image (`get_latent`)."""
+        if strength == 1:
+            raise ValueError("strength 1 keeps nothing of the image: that is text-to-image, start from get_latent().")
         x = to_tensor(image).to(self.device, self.dtype)
         self.latent_shape(x.shape[-2], x.shape[-1])  # checks the size
         generator = seeded(generator)
@@ -163,6 +166,8 @@ class Pipeline:
         latents = self.fit_batch(latents, len(embeddings) // 2)
         self.scheduler.set_timesteps(num_inference_steps)  # also forgets a multistep sampler's history
         skipped = self.skipped_steps(num_inference_steps, strength)
+        if strength == 1:  # x_T ~ N(0, I), at the sampler's starting noise level (sigma-space samplers: > 1)
+            latents = latents * self.scheduler.init_noise_sigma
         self.scheduler.set_begin_index(skipped)  # image-to-image: samplers that count their steps start there
         noise = {"generator": seeded(generator)} if self.scheduler.stochastic else {}
         for i, t in enumerate(tqdm(self.scheduler.timesteps[skipped:], disable=not self.progress)):
@@ -213,16 +218,19 @@ class Pipeline:
         image: Image.Image | torch.Tensor | None = None,
         strength: float = 0.8,
     ) -> list[Image.Image]:
-        """Text (or text and an `image`, for image-to-image) -> a list of PIL images."""
+        """Text (or text and an `image`, for image-to-image) -> a list of PIL images. strength 1 keeps
+        nothing of the image: the picture is text-to-image's from the same seed (diffusers keeps the little
+        of the image that its noisiest timestep leaves)."""
         embeddings = self.encode_prompt(prompt, negative_prompt)
         batch = len(embeddings) // 2
         generator = seeded(generator)  # one stream: the starting latent, then any fresh noise of the sampler's
         if image is not None:
+            self.skipped_steps(num_inference_steps, strength)  # checks the strength
+        if image is not None and strength < 1:
             latents = self.get_image_latent(image, strength, num_inference_steps, generator, batch)
         else:
             strength = 1.0
             if latents is None:
-                self.scheduler.set_timesteps(num_inference_steps)  # a sigma-space start depends on the steps
                 latents = self.get_latent(height, width, generator, batch)
         latents = latents.to(self.device, self.dtype)
         latents = self.denoise(latents, embeddings, num_inference_steps, guidance_scale, strength, generator)

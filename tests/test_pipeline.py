@@ -113,7 +113,7 @@ def test_image_to_image_matches_diffusers(pipes):
     ours, theirs = pipes
     init = ours("a cat", generator=0, num_inference_steps=3)[0]
     img2img = StableDiffusionImg2ImgPipeline(**theirs.components)
-    for strength in [0.5, 1.0]:
+    for strength in [0.5, 0.9]:
         got = ours("a rocket", image=init, strength=strength, num_inference_steps=10, generator=3)[0]
         expected = img2img(
             "a rocket",
@@ -124,6 +124,30 @@ def test_image_to_image_matches_diffusers(pipes):
             output_type="np",
         ).images[0]
         assert np.abs(np.asarray(got, dtype=np.float32) / 255 - expected).max() <= 1 / 255
+
+
+def test_strength_1_is_text_to_image_from_the_same_seed(pipes):
+    pipe, _ = pipes
+    init = pipe("a cat", generator=0, num_inference_steps=3)[0]
+    forgotten = pipe("a rocket", image=init, strength=1.0, num_inference_steps=4, generator=3)[0]
+    assert np.array_equal(np.asarray(forgotten), np.asarray(pipe("a rocket", num_inference_steps=4, generator=3)[0]))
+    with pytest.raises(ValueError, match="text-to-image"):
+        pipe.get_image_latent(init, 1.0, 4)
+
+
+def test_four_steps_equal_call_for_a_sigma_space_sampler(pipes):
+    """get_latent draws N(0, I) whatever the sampler; denoise starts it at the sampler's noise level,
+    which for Euler with leading spacing depends on the number of steps."""
+    pipe, _ = pipes
+    ddim, pipe.scheduler = pipe.scheduler, pare.Euler.from_config(pipe.scheduler.config)
+    try:
+        image = pipe("a rocket", generator=42, num_inference_steps=5)[0]
+        latents = pipe.get_latent(generator=42)
+        assert abs(latents.std().item() - 1) < 0.2
+        by_hand = pipe.vae_decode(pipe.denoise(latents, pipe.encode_prompt("a rocket"), 5))[0]
+    finally:
+        pipe.scheduler = ddim
+    assert np.array_equal(np.asarray(image), np.asarray(by_hand))
 
 
 def test_bad_input_is_named(pipes):

@@ -215,47 +215,86 @@ def timing(pipe, folder):
     return {"one_picture_s": time.perf_counter() - start, "folder_mib": size / 2**20}
 
 
-def evaluate(model, seeds=4):
+def evaluate(model, seeds=4, sampler=None, only=None):
+    """Every measure (or those named in `only`) of one model, sampling with its own scheduler or
+    `sampler(config)` (a pare scheduler built from the model's scheduler config)."""
     pipe = pare.Pipeline.from_pretrained(model, device="cpu", progress=False)
-    r = {
-        "model": Path(model).name,
-        "guided": fidelity(pipe, seeds),
-        "unguided": fidelity(pipe, seeds, 1.0),
-        "starting_noise": starting_noise(pipe),
-        "noise": noise_as_noise(pipe),
-        "img2img": image_to_image(pipe),
-        "attention": cross_attention(pipe),
-        **timing(pipe, model),
+    if sampler is not None:
+        pipe.scheduler = sampler(pipe.scheduler.config)
+    measures = {
+        "guided": lambda: fidelity(pipe, seeds),
+        "unguided": lambda: fidelity(pipe, seeds, 1.0),
+        "starting_noise": lambda: starting_noise(pipe),
+        "noise": lambda: noise_as_noise(pipe),
+        "img2img": lambda: image_to_image(pipe),
+        "attention": lambda: cross_attention(pipe),
+        "timing": lambda: timing(pipe, model),
     }
-    if pipe.scheduler.config.prediction_type == "v_prediction" and isinstance(pipe.scheduler, pare.DDIM):
+    r = {"model": Path(model).name, "sampler": f"{type(pipe.scheduler).__name__} {describe(pipe.scheduler)}"}
+    r["steps"] = STEPS
+    for name, measure in measures.items():
+        if only is None or name in only:
+            r[name] = measure()
+    if (
+        only is None
+        and pipe.scheduler.config.prediction_type == "v_prediction"
+        and isinstance(pipe.scheduler, pare.DDIM)
+    ):
         r["naive_loop"] = naive_loop(pipe)
     return r
 
 
+def describe(scheduler):
+    """The options that change a sampler's walk: its spacing, and Karras' sigmas where it has them."""
+    c = scheduler.config
+    return ", ".join(
+        f"{k}={getattr(c, k)}" for k in ("timestep_spacing", "use_karras_sigmas") if getattr(c, k, None) is not None
+    )
+
+
 def report(r):
-    g, u, n = r["guided"], r["unguided"], r["starting_noise"]
-    worst = sorted(g["per_object"].items(), key=lambda kv: kv[1])[:5]
-    wrong = "-" if n["lean_when_wrong"] is None else format(n["lean_when_wrong"], "+.3f")
-    lines = [
-        f"{r['model']}: object {g['object']:.1%} at guidance {GUIDANCE} ({u['object']:.1%} at 1), "
-        f"background {g['background']:.1%} when named ({u['background']:.1%} at 1), "
-        f"whole prompt {g['whole_prompt']:.1%} ({u['whole_prompt']:.1%} at 1)",
-        f"   background right (of {g['background_pictures']} pictures): "
-        + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
-        "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
-        f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; "
-        f"the seed's noise leans {n['lean_when_right']:+.3f} towards it when right, {wrong} when wrong "
-        f"(std {n['lean_std']:.3f})",
-        f"   decoded x_t at t=500 has {r['noise']['detail_ratio']:.1f}x the clean picture's fine detail",
-        "   img2img strength "
-        + ", ".join(
-            f"{s}: {a:.0f}/{b:.0f}"
-            for s, a, b in zip(r["img2img"]["strength"], r["img2img"]["to_start"], r["img2img"]["to_prompt_alone"])
+    lines = [f"{r['model']}, {r['sampler']}, {r['steps']} steps:"]
+    if "guided" in r:
+        g = r["guided"]
+        worst = sorted(g["per_object"].items(), key=lambda kv: kv[1])[:5]
+        lines += [
+            f"   object {g['object']:.1%} at guidance {GUIDANCE}, background {g['background']:.1%} when named, "
+            f"whole prompt {g['whole_prompt']:.1%}",
+            f"   background right (of {g['background_pictures']} pictures): "
+            + ", ".join(f"{b} {v:.0%}" for b, v in g["per_background"].items()),
+            "   worst: " + ", ".join(f"{n} {v:.0%}" for n, v in worst),
+        ]
+    if "unguided" in r:
+        u = r["unguided"]
+        lines.append(
+            f"   at guidance 1: object {u['object']:.1%}, background {u['background']:.1%}, "
+            f"whole prompt {u['whole_prompt']:.1%}"
         )
-        + " (RMS to start / to prompt alone)",
-        f"   object word's attention inside/outside the object: {r['attention']['inside_over_outside']:.2f}x",
-        f"   one picture {r['one_picture_s']:.2f} s on one thread, folder {r['folder_mib']:.1f} MiB",
-    ]
+    if "starting_noise" in r:
+        n = r["starting_noise"]
+        wrong = "-" if n["lean_when_wrong"] is None else format(n["lean_when_wrong"], "+.3f")
+        lines.append(
+            f"   on a {n['background']} background (seeds 200-207): {n['right']:.0%} of {n['pictures']} right; "
+            f"the seed's noise leans {n['lean_when_right']:+.3f} towards it when right, {wrong} when wrong "
+            f"(std {n['lean_std']:.3f})"
+        )
+    if "noise" in r:
+        lines.append(f"   decoded x_t at t=500 has {r['noise']['detail_ratio']:.1f}x the clean picture's fine detail")
+    if "img2img" in r:
+        i = r["img2img"]
+        pairs = zip(i["strength"], i["to_start"], i["to_prompt_alone"])
+        lines.append(
+            "   img2img strength "
+            + ", ".join(f"{s}: {a:.0f}/{b:.0f}" for s, a, b in pairs)
+            + " (RMS to start / to prompt alone)"
+        )
+    if "attention" in r:
+        lines.append(
+            f"   object word's attention inside/outside the object: {r['attention']['inside_over_outside']:.2f}x"
+        )
+    if "timing" in r:
+        t = r["timing"]
+        lines.append(f"   one picture {t['one_picture_s']:.2f} s on one thread, folder {t['folder_mib']:.1f} MiB")
     if "naive_loop" in r:
         n = r["naive_loop"]
         lines.append(
@@ -266,15 +305,27 @@ def report(r):
 
 
 def main():
+    global STEPS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model folders trained on pare.world (e.g. out/train/tiny-sd2)")
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument(
+        "--sampler", help="a pare scheduler class to sample with, e.g. DPMSolverMultistep (default: the model's)"
+    )
+    parser.add_argument("--karras", action="store_true", help="with --sampler: Karras et al.'s sigma spacing")
+    parser.add_argument("--only", help="comma-separated measures, e.g. guided,timing (default: all)")
     parser.add_argument("--json", default="out/eval.json")
     args = parser.parse_args()
+    STEPS = args.steps
     torch.set_num_threads(1)  # the speed goal is set for one core
+    sampler = None
+    if args.sampler:  # the model's config, read by another sampler (as diffusers' from_config does)
+        options = {"use_karras_sigmas": True} if args.karras else {}
+        sampler = partial(getattr(pare, args.sampler).from_config, **options)
     results = []
     for model in args.models:
-        results.append(evaluate(model, args.seeds))
+        results.append(evaluate(model, args.seeds, sampler, args.only and args.only.split(",")))
         print(report(results[-1]), flush=True)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
