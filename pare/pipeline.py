@@ -4,7 +4,7 @@
 
 1. encode_prompt: the prompt (and the negative prompt) -> CLIP embeddings [2, 77, D]
 2. get_latent:    a seeded random latent x_T [1, 4, H/f, W/f] (f = 8 for SD), pure noise
-3. denoise:       the UNet, guided by the prompt, and the scheduler (DDIM, or Euler for flow) walk x_T to x_0
+3. denoise:       the UNet, guided by the prompt, and a sampler (DDIM, Euler, DPM-Solver++, ...) walk x_T to x_0
 4. vae_decode:    the VAE's decoder turns x_0 into pixels
 """
 
@@ -49,7 +49,7 @@ def seeded(generator):
 class Step:
     """What one denoising step saw and made; `denoise_steps` yields one per step."""
 
-    i: int  # step number, 0 .. N-1
+    i: int  # step number, 0 .. N-1 (Heun: one a UNet call, 2N-1 in all)
     t: int | float  # the training timestep the UNet is told, noisy to clean (SD's DDIM at 25 steps: 961, 921, .. 1;
     #                 flow: sigma * T, a float)
     x_t: torch.Tensor  # the latent going in

@@ -170,3 +170,66 @@ def slider(frames, labels, description="step", size=256):
 
     bar.observe(update, names="value")
     return widgets.VBox([widgets.HBox([bar, label]), picture])
+
+
+def unet_u_in_out(rows, links, ax, title):
+    """The U (notebook 04), each block a box at the size of the maps it takes in, labelled with what goes in and
+    what comes out (channels@size); the grey main path steps down or up after a block that changes the size.
+    Orange arcs are the skips `links` ({(source, up block, size): how many maps}), at the height of their size;
+    arcs into the same up block are nested, each labelled with its number of maps."""
+    import matplotlib.pyplot as plt
+
+    x = {name: i for i, (name, *_) in enumerate(rows)}
+    y = {name: np.log2(shape_in[2]) for name, shape_in, *_ in rows}
+    ax.plot(list(x.values()), list(y.values()), color="grey", zorder=0)
+    for name, shape_in, out, _ in rows:
+        ax.add_patch(plt.Rectangle((x[name] - 0.42, y[name] - 0.24), 0.84, 0.48, fc="#c6dbef", ec="#6f9fcf", zorder=1))
+        label = f"{shape_in[1]}@{shape_in[2]}\n→ {out[1]}@{out[2]}"
+        ax.text(x[name], y[name], label, ha="center", va="center", fontsize=8.5, linespacing=1.3, zorder=2)
+        short = name.replace("_blocks.", " ").replace("_block", "")
+        ax.text(x[name], y[name] - 0.29, short, ha="center", va="top", fontsize=9)
+    s = np.linspace(0, 1, 40)[:, None]
+    nested = {}  # (up block, size) -> arcs drawn into it so far
+    for (src, dst, size), n in sorted(links.items(), key=lambda item: -x[item[0][0]]):  # nearest source innermost
+        j = nested[dst, size] = nested.get((dst, size), -1) + 1
+        level = np.log2(size)
+        # a downsampled map leaves from the line going down, half a block after its source
+        start = np.array([x[src] + 0.5 * (level < y[src]), level + 0.26])
+        end = np.array([x[dst] - 0.1 * j, level + 0.26])
+        lift = 0.22 + 0.2 * j
+        arc = (1 - s) ** 2 * start + 2 * (1 - s) * s * ((start + end) / 2 + [0, 2 * lift]) + s**2 * end
+        ax.plot(*arc.T, color="tab:orange", lw=1)
+        ax.annotate("", xy=arc[-1], xytext=arc[-3], arrowprops=dict(arrowstyle="->", color="tab:orange"))
+        ax.text(*arc[20], f"{n} map{'s' * (n > 1)}", color="tab:orange", ha="center", va="bottom", fontsize=8.5)
+    levels = sorted(set(y.values()))
+    ax.set(
+        yticks=levels,
+        yticklabels=[f"{2 ** int(v)}x{2 ** int(v)}" for v in levels],
+        xticks=[],
+        title=title,
+        xlim=(-0.6, len(rows) - 0.4),
+        ylim=(min(levels) - 0.7, max(levels) + 1.0),
+        ylabel="size of the maps it takes in",
+    )
+
+
+def heatmap(m, size, lo=None, hi=None):
+    """A 2-D map (an attention map) as a picture in the magma colours, `size` pixels wide and smoothed (bilinear),
+    as DAAM draws its maps; stretched from [lo, hi] (default: its own range), black the lowest."""
+    import matplotlib
+
+    m = np.asarray(m.float().cpu() if hasattr(m, "float") else m, dtype=np.float32)
+    lo, hi = m.min() if lo is None else lo, m.max() if hi is None else hi
+    rgb = matplotlib.colormaps["magma"](np.clip((m - lo) / max(hi - lo, 1e-12), 0, 1))[..., :3]
+    image = Image.fromarray((rgb * 255).astype(np.uint8))
+    return image.resize((size, size * image.height // image.width), Image.BILINEAR)
+
+
+def png(image):
+    """A PIL image to show as a PNG only: its own display stores a JPEG copy beside the PNG, twice the bytes in a
+    saved notebook."""
+    from IPython.display import Image as Shown
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="png")
+    return Shown(buffer.getvalue(), format="png")
