@@ -50,7 +50,7 @@ lint: install  ## ruff's formatting and lint checks, with pyproject.toml's setti
 	$(PY) -m ruff check .
 
 demo: install  ## draw a picture with the offline model: out/demo.png, and out/demo-enlarged.png to look at
-	$(PY) -m pare "an evergreen tree on a blue background" --model pare/models/tiny-sd2 --out out/demo.png
+	$(PY) -m pare "an evergreen tree on a blue background" --model pare/models/tiny-sd2 --sampler DPMSolverMultistep --karras --steps 12 --out out/demo.png
 
 # --nbval-current-env: the notebooks run in this Python's kernel, not whatever kernel named python3
 # the user's Jupyter folders hold (`ipykernel install --user` leaves one behind, for another Python).

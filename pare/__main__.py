@@ -9,8 +9,12 @@ from pathlib import Path
 
 from PIL import Image
 
+import pare
+
 from . import Pipeline, default_model
 from .show import enlarge
+
+SAMPLERS = ["DDIM", "DDPM", "Euler", "EulerAncestral", "Heun", "DPMSolverMultistep", "FlowMatchEuler"]
 
 
 def number_of_steps(text):
@@ -31,6 +35,13 @@ def make_parser():
         default=None,
         help="a diffusers folder or Hub repo id (default: $PARE_MODEL, else SD 2 on a GPU, the offline model on a CPU)",
     )
+    parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        help="sample with this pare scheduler instead of the model's own (e.g. DPMSolverMultistep: the same "
+        "picture in about half DDIM's steps)",
+    )
+    parser.add_argument("--karras", action="store_true", help="with --sampler: Karras et al.'s noise levels")
     parser.add_argument("--negative", default="")
     parser.add_argument("--steps", type=number_of_steps, default=25)
     parser.add_argument("--guidance", type=float, default=5.0)
@@ -62,7 +73,10 @@ def main(argv=None):
     check_out(parser, out)
     try:
         pipe = Pipeline.from_pretrained(args.model or default_model())
-    except (FileNotFoundError, ValueError, NotImplementedError) as e:  # what loading raises for a bad model
+        if args.sampler:  # the model's scheduler config, read by another sampler (diffusers' from_config)
+            options = {"use_karras_sigmas": True} if args.karras else {}
+            pipe.scheduler = getattr(pare, args.sampler).from_config(pipe.scheduler.config, **options)
+    except (FileNotFoundError, ValueError, NotImplementedError) as e:  # a bad model, or a sampler that cannot read it
         parser.error(str(e))
     image = pipe(
         args.prompt, args.negative, num_inference_steps=args.steps, guidance_scale=args.guidance, generator=args.seed

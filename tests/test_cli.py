@@ -76,3 +76,21 @@ def test_cli_rejects_an_out_that_is_a_folder(tmp_path, capsys):
 def test_cli_rejects_an_out_without_a_picture_extension(tmp_path, capsys):
     message = error(["a cat", "--out", str(tmp_path / "rocket")], capsys)
     assert "end the name with .png" in message
+
+
+def test_cli_samples_with_the_sampler_it_is_given(tmp_path):
+    """`make demo`'s sampler: DPM-Solver++(2M) with Karras' noise levels, read from the model's own config."""
+    out = tmp_path / "dpm.png"
+    main(["a rocket", "--model", pare.TINY_MODEL, "--sampler", "DPMSolverMultistep", "--karras", "--steps", "12",
+          "--out", str(out)])  # fmt: skip
+    pipe = pare.Pipeline.from_pretrained(pare.TINY_MODEL, progress=False)
+    pipe.scheduler = pare.DPMSolverMultistep.from_config(pipe.scheduler.config, use_karras_sigmas=True)
+    expected = pipe("a rocket", num_inference_steps=12, guidance_scale=5.0, generator=0)[0]
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+
+
+def test_cli_names_a_sampler_that_cannot_read_the_model(tmp_path, capsys):
+    message = error(
+        ["a cat", "--model", pare.TINY_MODEL, "--sampler", "FlowMatchEuler", "--out", str(tmp_path / "a.png")], capsys
+    )
+    assert "prediction_type" in message
