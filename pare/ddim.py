@@ -19,31 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .scheduler import Scheduler, betas_for, spaced_timesteps
+from .scheduler import SCHEDULE_SUPPORTED, ScheduleConfig, Scheduler, betas_for, spaced_timesteps
 
 
 @dataclass
-class DDIMConfig:  # the fields of diffusers' scheduler_config.json that pare reads
-    num_train_timesteps: int = 1000
-    beta_start: float = 0.0001
-    beta_end: float = 0.02
-    beta_schedule: str = "linear"
-    prediction_type: str = "epsilon"  # what the UNet predicts: "epsilon", "v_prediction" or "sample"
+class DDIMConfig(ScheduleConfig):  # the schedule's fields, and DDIM's own
     set_alpha_to_one: bool = True
-    steps_offset: int = 0
-    timestep_spacing: str = "leading"
     clip_sample: bool = True
     clip_sample_range: float = 1.0
 
 
-SUPPORTED = {
-    "beta_schedule": ["linear", "scaled_linear"],
-    "prediction_type": ["epsilon", "v_prediction", "sample"],
-    "timestep_spacing": ["leading", "trailing", "linspace"],
-    "trained_betas": [None],
-    "thresholding": [False],
-    "rescale_betas_zero_snr": [False],
-}
+SUPPORTED = {**SCHEDULE_SUPPORTED, "thresholding": [False]}
 
 
 class DDIM(Scheduler):

@@ -15,31 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .scheduler import Scheduler, betas_for, spaced_timesteps
+from .scheduler import SCHEDULE_SUPPORTED, ScheduleConfig, Scheduler, betas_for, spaced_timesteps
 
 
 @dataclass
-class DDPMConfig:  # the fields of diffusers' DDPMScheduler config that pare reads
-    num_train_timesteps: int = 1000
-    beta_start: float = 0.0001
-    beta_end: float = 0.02
-    beta_schedule: str = "linear"
-    prediction_type: str = "epsilon"  # "epsilon", "v_prediction" or "sample"
-    timestep_spacing: str = "leading"
-    steps_offset: int = 0
+class DDPMConfig(ScheduleConfig):  # the schedule's fields, and DDPM's own
     clip_sample: bool = True
     clip_sample_range: float = 1.0
 
 
-SUPPORTED = {
-    "beta_schedule": ["linear", "scaled_linear"],
-    "prediction_type": ["epsilon", "v_prediction", "sample"],
-    "timestep_spacing": ["leading", "trailing", "linspace"],
-    "variance_type": ["fixed_small"],
-    "trained_betas": [None],
-    "thresholding": [False],
-    "rescale_betas_zero_snr": [False],
-}
+SUPPORTED = {**SCHEDULE_SUPPORTED, "variance_type": ["fixed_small"], "thresholding": [False]}
 
 
 class DDPM(Scheduler):

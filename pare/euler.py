@@ -18,26 +18,27 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .scheduler import Scheduler, alpha_sigma, betas_for, noise_levels, sigmas_of, spaced_timesteps
+from .scheduler import (
+    SCHEDULE_SUPPORTED,
+    ScheduleConfig,
+    Scheduler,
+    alpha_sigma,
+    betas_for,
+    noise_levels,
+    sigmas_of,
+    spaced_timesteps,
+)
 
 
 @dataclass
-class EulerConfig:  # the fields of diffusers' EulerDiscreteScheduler config that pare reads
-    num_train_timesteps: int = 1000
-    beta_start: float = 0.0001
-    beta_end: float = 0.02
-    beta_schedule: str = "linear"
-    prediction_type: str = "epsilon"  # "epsilon", "v_prediction" or "sample"
+class EulerConfig(ScheduleConfig):  # the schedule's fields (with diffusers' default spacing for Euler), and:
     timestep_spacing: str = "linspace"
-    steps_offset: int = 0
     use_karras_sigmas: bool = False  # Karras et al.'s noise levels instead of the spaced timesteps'
     final_sigmas_type: str = "zero"  # where the last step lands: 0, or "sigma_min", the lowest training level
 
 
 SUPPORTED = {
-    "beta_schedule": ["linear", "scaled_linear"],
-    "prediction_type": ["epsilon", "v_prediction", "sample"],
-    "timestep_spacing": ["linspace", "leading", "trailing"],
+    **SCHEDULE_SUPPORTED,
     "final_sigmas_type": ["zero", "sigma_min"],
     "interpolation_type": ["linear"],
     "timestep_type": ["discrete"],
@@ -45,8 +46,6 @@ SUPPORTED = {
     "sigma_max": [None],
     "use_exponential_sigmas": [False],
     "use_beta_sigmas": [False],
-    "trained_betas": [None],
-    "rescale_betas_zero_snr": [False],
 }
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SLIDES = "painting depicting the sea, sunrise, ship, artstation, 4k, concept art"
-LIKED = ("rocket", "pancakes", "evergreen tree", "sheep", "grapes", "cat")  # first choices: drawn cleanly by all three models
+# First choices, where the world has them: all three offline models draw these cleanly.
+LIKED = ("rocket", "pancakes", "evergreen tree", "sheep", "grapes", "cat")
 
 
 @dataclass

@@ -13,12 +13,32 @@ levels sigma of Karras et al. 2022 (`sigmas_of`), their spacing (`karras_sigmas`
 """
 
 import operator
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 
 import numpy as np
 import torch
 
 from .loading import config_fields, read_config, resolve
+
+
+@dataclass
+class ScheduleConfig:  # DDPM's noise schedule: the config fields every sampler of a DDPM-trained model reads
+    num_train_timesteps: int = 1000
+    beta_start: float = 0.0001
+    beta_end: float = 0.02
+    beta_schedule: str = "linear"
+    prediction_type: str = "epsilon"  # what the UNet predicts: "epsilon", "v_prediction" or "sample"
+    timestep_spacing: str = "leading"
+    steps_offset: int = 0
+
+
+SCHEDULE_SUPPORTED = {
+    "beta_schedule": ["linear", "scaled_linear"],
+    "prediction_type": ["epsilon", "v_prediction", "sample"],
+    "timestep_spacing": ["leading", "trailing", "linspace"],
+    "trained_betas": [None],
+    "rescale_betas_zero_snr": [False],
+}
 
 
 class Scheduler:
