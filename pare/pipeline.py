@@ -186,8 +186,9 @@ class Pipeline:
 
     @staticmethod
     def fit_batch(latents, prompts):
-        """One starting latent (or image) for every prompt, as diffusers does: repeat a single one."""
-        if len(latents) == prompts:
+        """One starting latent (or image) for every prompt, as diffusers does: repeat a single one. (One
+        prompt for many latents needs nothing: `guided_output` repeats the prompt.)"""
+        if len(latents) == prompts or prompts == 1:
             return latents
         if len(latents) != 1:
             raise ValueError(

@@ -19,6 +19,7 @@ STAGES = [
     "05_vae_decode",
     "06_training",
     "07_one_loop_three_models",
+    "08_samplers",
 ]
 
 

@@ -76,6 +76,9 @@ def test_one_starting_latent_serves_every_prompt(pipes):
     alone = [pipe(p, latents=latents, num_inference_steps=3)[0] for p in prompts]
     for image, single in zip(images, alone):
         assert np.abs(np.asarray(image, dtype=int) - np.asarray(single, dtype=int)).max() <= 1
+    many = pipe.get_latent(generator=0, batch_size=3)  # one prompt for three latents
+    images = pipe("a rocket", latents=many, num_inference_steps=3)
+    assert len(images) == 3 and np.abs(np.asarray(images[0], dtype=int) - np.asarray(alone[0], dtype=int)).max() <= 1
     with pytest.raises(ValueError, match="2 starting latents or images for 3 prompts"):
         pipe(["a cat", "a rocket", "pancakes"], latents=pipe.get_latent(generator=0, batch_size=2))
 
