@@ -214,15 +214,16 @@ def unet_u_in_out(rows, links, ax, title):
 
 
 def heatmap(m, size, lo=None, hi=None):
-    """A 2-D map (an attention map) as a picture in the magma colours, `size` pixels wide and smoothed (bilinear),
-    as DAAM draws its maps; stretched from [lo, hi] (default: its own range), black the lowest."""
+    """A 2-D map (an attention map) as a picture in the magma colours, `size` pixels wide, each of its values a
+    square (nearest-neighbour, so the map's own resolution shows); stretched from [lo, hi] (default: its own
+    range), black the lowest."""
     import matplotlib
 
     m = np.asarray(m.float().cpu() if hasattr(m, "float") else m, dtype=np.float32)
-    lo, hi = m.min() if lo is None else lo, m.max() if hi is None else hi
+    lo, hi = float(m.min() if lo is None else lo), float(m.max() if hi is None else hi)
     rgb = matplotlib.colormaps["magma"](np.clip((m - lo) / max(hi - lo, 1e-12), 0, 1))[..., :3]
     image = Image.fromarray((rgb * 255).astype(np.uint8))
-    return image.resize((size, size * image.height // image.width), Image.BILINEAR)
+    return image.resize((size, size * image.height // image.width), Image.NEAREST)
 
 
 def png(image):
@@ -233,3 +234,100 @@ def png(image):
     buffer = io.BytesIO()
     image.save(buffer, format="png")
     return Shown(buffer.getvalue(), format="png")
+
+
+def pipeline_loop_map(prompt, seed, timesteps, embeddings, latents, image, scheduler="DDIM", guidance_scale=7.5):
+    """The four calls as boxes (notebook 00), with `denoise` opened up: the loop over `timesteps`, and in
+    each step the UNet on a batch of two (x_t for the empty prompt and for the prompt), guidance and the
+    scheduler's step; the arrows carry the shapes each part hands on."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    ax = plt.subplots(
+        figsize=(13, 5), subplot_kw=dict(xlim=(0, 15), ylim=(0, 5.8), frame_on=False, xticks=[], yticks=[])
+    )[1]
+    one, two = list(latents.shape), [2 * latents.shape[0], *latents.shape[1:]]
+    ts = [int(t) for t in timesteps]
+    ax.add_patch(FancyBboxPatch((4.4, 0.55), 7.5, 4.55, boxstyle="round,pad=0.1", fc="#eef4fa", ec="0.4", ls="--"))
+    ax.text(8.15, 4.8, f"3. denoise: {len(ts)} steps, t = {ts[0]}, {ts[1]}, ... {ts[-1]}", ha="center", fontsize=11)
+    for x, y, w, text, colour in [
+        (2, 3.7, 2.8, "1. encode_prompt\nCLIP   (clip.py)", "#fde0c5"),
+        (2, 1.6, 2.8, "2. get_latent\ntorch.randn   (pipeline.py)", "#e0e0e0"),
+        (6.7, 1.6, 0.8, "x_t", "white"),
+        (6.7, 3.7, 2.4, "UNet   (unet.py)\nx, t, embeddings", "#c6dbef"),
+        (10.2, 3.7, 2.2, f"guidance\nu + {guidance_scale:g} (c - u)", "#c6dbef"),
+        (10.2, 1.6, 2.2, f"{scheduler}: one step\n(the scheduler)", "#c6dbef"),
+        (13.8, 1.6, 2.0, "4. vae_decode\nVAE   (vae.py)", "#c7e9c0"),
+    ]:
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - 0.4), w, 0.8, boxstyle="round,pad=0.05", fc=colour, ec="0.3"))
+        ax.text(x, y, text, ha="center", va="center", fontsize=10)
+    for start, end, label, at, align in [
+        ((2, 4.65), (2, 4.15), repr(prompt), (2, 4.85), "center"),
+        ((2, 0.3), (2, 1.15), f"seed {seed}", (2, 0.15), "center"),
+        ((3.45, 3.7), (5.45, 3.7), f"embeddings\n{list(embeddings.shape)}\n'', prompt", (4.45, 4.25), "center"),
+        ((3.45, 1.6), (6.25, 1.6), f"x_T {one}", (4.7, 1.35), "center"),
+        ((6.7, 2.05), (6.7, 3.25), f"x_t twice\n{two}", (6.85, 2.65), "left"),
+        ((7.95, 3.7), (9.05, 3.7), f"u, c  {two}", (8.5, 4.35), "center"),
+        ((10.2, 3.25), (10.2, 2.05), f"{one}", (10.35, 2.65), "left"),
+        ((9.05, 1.6), (7.15, 1.6), f"x_prev: next x_t\n(t - {ts[0] - ts[1]})", (8.1, 1.05), "center"),
+        ((11.35, 1.6), (12.75, 1.6), f"x_0  {one}", (12.05, 2.25), "center"),
+        ((13.8, 1.15), (13.8, 0.55), f"image {image.width} x {image.height}", (13.8, 0.3), "center"),
+    ]:
+        ax.annotate("", end, start, arrowprops=dict(arrowstyle="-|>", color="0.3"))
+        ax.text(*at, label, ha=align, va="center", fontsize=9, family="monospace")
+    plt.show()
+
+
+def jpeg(image, quality=90):
+    """A PIL image to show as a JPEG only: for pictures with fine texture (noise, small decoded pictures blown up)
+    a JPEG is a third of the PNG's size, and a PIL image's own display would store both."""
+    from IPython.display import Image as Shown
+
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="jpeg", quality=quality)
+    return Shown(buffer.getvalue(), format="jpeg")
+
+
+def scrub(frames, labels, description="step", size=256):
+    """`slider` without its strip: the widget alone, for a notebook that shows a strip of its own (frames too
+    wide for eight in a row, such as two pictures a step)."""
+    import ipywidgets as widgets
+
+    def png(i):
+        buffer = io.BytesIO()
+        enlarge(frames[i].convert("RGB"), size).save(buffer, format="png")
+        return buffer.getvalue()
+
+    picture, label = widgets.Image(value=png(0), format="png"), widgets.Label(str(labels[0]))
+    bar = widgets.IntSlider(0, 0, len(frames) - 1, description=description)
+
+    def update(change):
+        picture.value, label.value = png(change["new"]), str(labels[change["new"]])
+
+    bar.observe(update, names="value")
+    return widgets.VBox([widgets.HBox([bar, label]), picture])
+
+
+def ratio_sweep(ax, ratios, distance, predicted, title):
+    """The naive loop's distance to DDIM against its ratio (notebook 03), `distance` [ratios, prompts]: a thin
+    line per prompt and its lowest point, their mean with a band of one standard deviation, and the
+    predicted ratio (the total angle) dashed."""
+    ratios, d = np.asarray(ratios), np.asarray(distance)
+    mean, std = d.mean(1), d.std(1)
+    ax.plot(ratios, d, color="0.8", lw=0.8)
+    ax.fill_between(ratios, mean - std, mean + std, color="C0", alpha=0.2, label="mean ± 1 std over prompts")
+    ax.plot(ratios, mean, "-o", color="C0", ms=4, label=f"mean of {d.shape[1]} prompts")
+    best = d.argmin(0)
+    ax.plot(ratios[best], d[best, np.arange(d.shape[1])], "v", color="C3", ms=7, label="each prompt's lowest")
+    ax.axvline(predicted, color="grey", ls="--", lw=1, label=f"total angle {predicted:.3f}")
+    ax.set(title=title, xlabel="ratio", ylabel="|naive - DDIM| / |DDIM|, final latent")
+    ax.legend(fontsize=8)
+
+
+def spread(ax, x, values, label, **style):
+    """A measurement over seeds (notebook 08): `values` [len(x), seeds] as its mean, a line with dots, and a band
+    from the closest seed to the farthest, in the line's colour."""
+    values = np.asarray(values, dtype=np.float64)
+    (line,) = ax.plot(x, values.mean(1), "-o", ms=4, label=label, **style)
+    ax.fill_between(x, values.min(1), values.max(1), color=line.get_color(), alpha=0.15, lw=0)
+    return line
