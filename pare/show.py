@@ -80,98 +80,6 @@ def gif(frames, duration=0.1, size=256):
     return GIF(buffer.getvalue(), Image.fromarray(frames[-1]), len(frames))
 
 
-def pipeline_map(prompt, seed, steps, embeddings, latents, image, scheduler="DDIM"):
-    """The four calls as boxes, joined by arrows labelled with what each hands on (notebook 00)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
-
-    ax = plt.subplots(
-        figsize=(11, 3.6), subplot_kw=dict(xlim=(0, 12), ylim=(0, 4), frame_on=False, xticks=[], yticks=[])
-    )[1]
-    for x, y, w, text, colour in [
-        (2.4, 3, 2.8, "1. encode_prompt\nCLIP   (clip.py)", "#fde0c5"),
-        (2.4, 1, 2.8, "2. get_latent\ntorch.randn   (pipeline.py)", "#e0e0e0"),
-        (7, 2, 3, f"3. denoise, {steps} steps\nUNet (unet.py) + {scheduler}", "#c6dbef"),
-        (10.85, 2, 2.1, "4. vae_decode\nVAE   (vae.py)", "#c7e9c0"),
-    ]:
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - 0.5), w, 1, boxstyle="round,pad=0.05", fc=colour, ec="0.3"))
-        ax.text(x, y, text, ha="center", va="center", fontsize=10)
-    for start, end, label, at in [
-        ((2.4, 3.7), (2.4, 3.5), repr(prompt), (2.4, 3.85)),
-        ((2.4, 0.3), (2.4, 0.5), f"seed {seed}", (2.4, 0.15)),
-        ((3.9, 3), (5.45, 2.45), f"embeddings\n{list(embeddings.shape)}", (4.75, 3.2)),
-        ((3.9, 1), (5.45, 1.55), f"x_T\n{list(latents.shape)}", (4.75, 0.8)),
-        ((8.55, 2), (9.75, 2), f"x_0\n{list(latents.shape)}", (9.15, 2.8)),
-        ((10.85, 1.5), (10.85, 0.7), f"image {image.width} x {image.height}", (10.85, 0.45)),
-    ]:
-        ax.annotate("", end, start, arrowprops=dict(arrowstyle="-|>", color="0.3"))
-        ax.text(*at, label, ha="center", va="center", fontsize=9, family="monospace")
-    plt.show()
-
-
-def unet_u(rows, links, ax, title):
-    """The U (notebook 04): blocks on the main path, at the size they work at; arcs for `links`, the skips."""
-    import matplotlib.pyplot as plt
-
-    x = {name: i for i, (name, *_) in enumerate(rows)}
-    y = {name: np.log2(shape_in[2]) for name, shape_in, *_ in rows}
-    ax.plot(list(x.values()), list(y.values()), color="grey", zorder=0)
-    for name, _, out, _ in rows:
-        w = 0.3 + 0.6 * out[1] / max(o[1] for _, _, o, _ in rows)
-        ax.add_patch(plt.Rectangle((x[name] - w / 2, y[name] - 0.2), w, 0.4, color="tab:blue", alpha=0.35))
-        ax.text(x[name], y[name], f"{out[1]}@{out[2]}", ha="center", va="center", fontsize=9)
-        ax.text(
-            x[name],
-            y[name] - 0.27,
-            name.replace("_blocks.", " ").replace("_block", ""),
-            ha="center",
-            va="top",
-            fontsize=9,
-        )
-    s = np.linspace(0, 1, 40)[:, None]
-    for (src, dst, size), n in links.items():  # a quadratic Bezier arc at the height of the maps' size;
-        start = np.array([x[src] + 0.5 * (np.log2(size) < y[src]), np.log2(size) + 0.2])  # a downsampled map
-        end = np.array([x[dst], np.log2(size) + 0.2])  # leaves from the line going down
-        arc = (1 - s) ** 2 * start + 2 * (1 - s) * s * ((start + end) / 2 + [0, 0.1 * (end[0] - start[0])]) + s**2 * end
-        ax.plot(*arc.T, color="tab:orange", lw=1)
-        ax.annotate("", xy=arc[-1], xytext=arc[-3], arrowprops=dict(arrowstyle="->", color="tab:orange"))
-        ax.text(*arc[20], f"x{n}", color="tab:orange", ha="center", va="bottom", fontsize=9)
-    levels = sorted(set(y.values()))
-    ax.set(
-        yticks=levels,
-        yticklabels=[f"{2 ** int(v)}x{2 ** int(v)}" for v in levels],
-        xticks=[],
-        title=title,
-        xlim=(-0.7, len(rows) - 0.3),
-        ylim=(min(levels) - 0.6, max(levels) + 0.4 + 0.05 * len(rows)),
-        ylabel="resolution it works at",
-    )
-
-
-def slider(frames, labels, description="step", size=256):
-    """Scrub through `frames` with a slider. A static strip of every frame comes first, so the
-    notebook still shows the pictures where no widget front end runs (GitHub, nbval)."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    display(grid(frames[:: max(1, len(frames) // 8)], labels[:: max(1, len(frames) // 8)], size=128))
-
-    def png(i):
-        buffer = io.BytesIO()
-        enlarge(frames[i].convert("RGB"), size).save(buffer, format="png")
-        return buffer.getvalue()
-
-    picture = widgets.Image(value=png(0), format="png")
-    label = widgets.Label(str(labels[0]))
-    bar = widgets.IntSlider(0, 0, len(frames) - 1, description=description)
-
-    def update(change):
-        picture.value, label.value = png(change["new"]), str(labels[change["new"]])
-
-    bar.observe(update, names="value")
-    return widgets.VBox([widgets.HBox([bar, label]), picture])
-
-
 def unet_u_in_out(rows, links, ax, title):
     """The U (notebook 04), each block a box at the size of the maps it takes in, labelled with what goes in and
     what comes out (channels@size); the grey main path steps down or up after a block that changes the size.
@@ -289,8 +197,8 @@ def jpeg(image, quality=90):
 
 
 def scrub(frames, labels, description="step", size=256):
-    """`slider` without its strip: the widget alone, for a notebook that shows a strip of its own (frames too
-    wide for eight in a row, such as two pictures a step)."""
+    """A slider through `frames` (PIL images, shown `size` px wide), each with its label: the widget alone,
+    beside a strip or a grid the notebook draws of its own."""
     import ipywidgets as widgets
 
     def png(i):

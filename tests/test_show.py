@@ -77,17 +77,9 @@ def test_to_image_stretches_values_to_grey_levels():
     assert np.array_equal(np.asarray(show.to_image(x, -3, 3)), [[0, 127], [255, 255]])  # clipped to [lo, hi]
 
 
-def test_slider_shows_a_strip_then_scrubs_through_every_frame(monkeypatch):
-    import IPython.display
-
-    shown = []
-    monkeypatch.setattr(IPython.display, "display", shown.append)
+def test_scrub_moves_through_every_frame():
     frames = [tile((10 * i, 0, 0)) for i in range(24)]
-    labels = [f"step {i}" for i in range(24)]
-    box = show.slider(frames, labels, size=128)
-
-    (strip,) = shown  # every third frame (24 // 8), 128 px a tile, labelled
-    assert strip.width == 8 * 128 + 7 * 6 and strip.height > 128
+    box = show.scrub(frames, [f"step {i}" for i in range(24)], size=128)
     (bar, label), picture = box.children[0].children, box.children[1]
     assert (bar.min, bar.max, label.value) == (0, 23, "step 0")
     first = Image.open(io.BytesIO(picture.value))
@@ -109,18 +101,18 @@ def texts(ax):
     return [t.get_text() for t in ax.texts]
 
 
-def test_pipeline_map_draws_the_four_calls_and_what_they_hand_on(figures):
+def test_pipeline_loop_map_draws_the_four_calls_the_loop_and_what_they_hand_on(figures):
     embeddings, latents = torch.zeros(2, 77, 32), torch.zeros(1, 4, 16, 16)
-    show.pipeline_map("a cat", 42, 25, embeddings, latents, tile("white"), scheduler="DDIM")
+    show.pipeline_loop_map("a cat", 42, [961, 921, 1], embeddings, latents, tile("white"), scheduler="DDIM")
     (figure,) = figures
     (ax,) = figure.axes
-    assert len(ax.patches) == 4  # the four boxes
     words = "\n".join(texts(ax))
-    for call in ["1. encode_prompt", "2. get_latent", "3. denoise, 25 steps", "4. vae_decode", "+ DDIM"]:
+    for call in ["1. encode_prompt", "2. get_latent", "3. denoise: 3 steps, t = 961, 921, ... 1", "4. vae_decode"]:
         assert call in words
-    for handed_on in ["'a cat'", "seed 42", "[2, 77, 32]", "x_T\n[1, 4, 16, 16]", "x_0\n[1, 4, 16, 16]", "64 x 64"]:
+    for handed_on in ["'a cat'", "seed 42", "[2, 77, 32]", "x_T [1, 4, 16, 16]", "x_t twice\n[2, 4, 16, 16]"]:
         assert handed_on in words
-    assert len([c for c in ax.get_children() if type(c).__name__ == "Annotation"]) == 6  # the arrows
+    assert "u + 7.5 (c - u)" in words and "DDIM: one step" in words and "(t - 40)" in words
+    assert len([c for c in ax.get_children() if type(c).__name__ == "Annotation"]) == 10  # the arrows
 
 
 def test_unet_u_draws_a_box_per_block_and_an_arc_per_skip():
@@ -141,12 +133,12 @@ def test_unet_u_draws_a_box_per_block_and_an_arc_per_skip():
     }
     ax = plt.subplots()[1]
     try:
-        show.unet_u(rows, links, ax, "a small U")
+        show.unet_u_in_out(rows, links, ax, "a small U")
         assert ax.get_title() == "a small U" and len(ax.patches) == len(rows)
         words = texts(ax)
-        for label in ["32@16", "32@8", "64@8", "64@16", "4@16", "down 0", "mid", "up 1", "conv_out"]:
+        for label in ["4@16\n→ 32@16", "32@16\n→ 32@8", "64@8\n→ 64@16", "down 0", "mid", "up 1", "conv_out"]:
             assert label in words
-        assert words.count("x1") == len(links)  # one arc per skip, with how many maps it carries
+        assert words.count("1 map") == len(links)  # one arc per skip, with how many maps it carries
         assert [t.get_text() for t in ax.get_yticklabels()] == ["8x8", "16x16"]  # the sizes the U works at
     finally:
         plt.close("all")
