@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+import transformers
 
 import pare
 from pare import train
@@ -148,6 +149,10 @@ ORIGINAL_LOSSES = {
 }
 
 
+@pytest.mark.skipif(
+    int(transformers.__version__.split(".")[0]) < 5,
+    reason="the frozen losses were made with transformers 5, whose CLIPTextModel draws its random start differently",
+)
 @pytest.mark.parametrize("stage", train.STAGES, ids=lambda stage: stage.name)
 def test_each_stage_s_loss_curve_is_the_original_s(stage, tmp_path):
     """The same random draws in the same order, the same arithmetic: the losses of the code before the
